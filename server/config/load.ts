@@ -1,0 +1,179 @@
+/**
+ * Configuration loading: defaults (from the schema) -> JSON file -> environment -> validate -> freeze.
+ * Every failure throws ERR_CONFIG_INVALID with a message naming the file or variable, the key and
+ * what is allowed; main.ts turns it into exit code 2.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigSchema, ENV_NAMES, StreamSchema, type Config, type StreamConfig } from './schema.js';
+import { describeAllowed, schemaErrorMessages } from './validate.js';
+import { ERR_CONFIG_INVALID } from '../errors.js';
+
+/** Command line of `npm start -- [--config file] [--help]`. */
+export interface CliOptions {
+  configFile: string | undefined;
+  help: boolean;
+}
+
+/** Parses the command line; unknown flags are a config error (exit 2), not a stack trace. */
+export function parseCli(argv: string[]): CliOptions {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    return { configFile: values.config, help: values.help ?? false };
+  } catch (err) {
+    throw new ERR_CONFIG_INVALID(`command line: ${(err as Error).message}; use --config <file> or --help`);
+  }
+}
+
+/** `ORIGIN_STREAM_KEYS=name:key,name2:key2` -> streams; malformed entries name their position. */
+export function parseStreamKeys(text: string): StreamConfig[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const at = entry.indexOf(':');
+      if (at <= 0 || at === entry.length - 1) {
+        throw new ERR_CONFIG_INVALID(
+          `ORIGIN_STREAM_KEYS entry ${i + 1} must look like name:key (e.g. "studio:${'x'.repeat(16)}"), got "${mask(entry)}"`,
+        );
+      }
+      return { name: entry.slice(0, at), key: entry.slice(at + 1) };
+    });
+}
+
+/** Masks a secret for logs: the first 3 characters, then asterisks. */
+export function mask(secret: string): string {
+  return secret.length <= 3 ? '***' : `${secret.slice(0, 3)}${'*'.repeat(Math.min(8, secret.length - 3))}`;
+}
+
+/** Reads and parses the optional JSON config file; errors name the file. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ERR_CONFIG_INVALID(`config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ERR_CONFIG_INVALID(`config file ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ERR_CONFIG_INVALID(`config file ${file}: must hold a JSON object of settings`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration. Pure apart from reading the config file: the demo key is added
+ * separately by `ensureDemoStream` because it writes to the media directory.
+ */
+export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv): Readonly<Config> {
+  const configFile = cli.configFile ?? env.ORIGIN_CONFIG;
+  const fromFile = configFile ? readConfigFile(configFile) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  const source: Record<string, string> = {};
+  const fileLabel = configFile ? `config file ${configFile}: ` : '';
+  for (const key of Object.keys(fromFile)) source[key] = `${fileLabel}${key}`;
+
+  for (const [key, envName] of Object.entries(ENV_NAMES)) {
+    const v = env[envName];
+    if (v !== undefined && v !== '') {
+      merged[key] = v;
+      source[key] = envName;
+    }
+  }
+  if (env.ORIGIN_STREAM_KEYS) {
+    // env overrides the file by stream name; a per-stream profile from the file is kept.
+    const fileStreams = Array.isArray(fromFile.streams) ? (fromFile.streams as StreamConfig[]) : [];
+    merged.streams = parseStreamKeys(env.ORIGIN_STREAM_KEYS).map((s) => {
+      const fromFileStream = fileStreams.find((f) => f?.name === s.name);
+      return fromFileStream?.profile ? { ...s, profile: fromFileStream.profile } : s;
+    });
+    source.streams = 'ORIGIN_STREAM_KEYS';
+  }
+
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, merged));
+  // Name where a bad value came from: the variable, or the file and key.
+  const label = (path: string) => {
+    const top = path.split(/[.[]/)[0] ?? path;
+    const where = source[top];
+    if (where === undefined || where.includes(': ')) return where ? `${fileLabel}${path}` : path;
+    return path === top ? where : `${where} (${path})`;
+  };
+  const problems = schemaErrorMessages(ConfigSchema, withDefaults, label, (path) => /\.key$/.test(path));
+  if (problems.length === 0) problems.push(...crossChecks(withDefaults as Config, label));
+  if (problems.length) throw new ERR_CONFIG_INVALID(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  const config = withDefaults as Config;
+  config.mediaDir = resolve(config.mediaDir);
+  return deepFreeze(config);
+}
+
+/** Rules a schema cannot say: names and keys are unique. */
+function crossChecks(config: Config, label: (p: string) => string): string[] {
+  const out: string[] = [];
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  config.streams.forEach((s, i) => {
+    if (names.has(s.name)) out.push(`${label(`streams[${i}].name`)} "${s.name}" is listed twice; names must be unique`);
+    if (keys.has(s.key)) out.push(`${label(`streams[${i}].key`)} is used by two streams; keys must be unique`);
+    names.add(s.name);
+    keys.add(s.key);
+  });
+  return out;
+}
+
+/** Freezes an object graph so no component can change the config after start. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Name of the stream that `npm start` offers when no key is configured. */
+export const DEMO_STREAM = 'demo';
+
+/**
+ * With no stream configured, adds a `demo` stream whose key is generated once and kept in
+ * `<mediaDir>/demo-stream-key`, so that `npm ci && npm start` works and the key survives restarts.
+ */
+export async function ensureDemoStream(config: Readonly<Config>): Promise<{ config: Readonly<Config>; demoKeyFile?: string }> {
+  if (config.streams.length > 0) return { config };
+  const file = join(config.mediaDir, 'demo-stream-key');
+  let key = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (!new RegExp(StreamSchema.properties.key.pattern!).test(key)) {
+    key = randomBytes(18).toString('base64url');
+    await mkdir(config.mediaDir, { recursive: true });
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+  }
+  return { config: deepFreeze({ ...config, streams: [{ name: DEMO_STREAM, key }] }), demoKeyFile: file };
+}
+
+/** `--help`: every setting with its variable, default and what is allowed. */
+export function helpText(): string {
+  const rows: string[][] = [['variable', 'config file key', 'default', 'allowed / meaning']];
+  for (const [key, envName] of Object.entries(ENV_NAMES)) {
+    const schema = ConfigSchema.properties[key as keyof typeof ENV_NAMES];
+    const def = (schema as { default?: unknown }).default;
+    rows.push([envName, key, def === undefined ? '(none)' : String(def), `${schema.description ?? ''}: ${describeAllowed(schema)}`]);
+  }
+  rows.push(['ORIGIN_STREAM_KEYS', 'streams', '(demo key)', 'name:key,name2:key2 (file: [{ "name", "key", "profile"? }])']);
+  rows.push(['ORIGIN_CONFIG', '--config', '(none)', 'path of a JSON config file; env overrides it']);
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '));
+  return `live-origin: RTMP in, LL-HLS out.\n\nUsage: npm start -- [--config file.json] [--help]\n\n${lines.join('\n')}\n`;
+}

@@ -1,0 +1,67 @@
+/**
+ * The configuration contract (issue "Go live end to end"): one TypeBox schema holds every setting,
+ * its default and what is allowed. `load.ts` fills it from defaults -> file -> env and validates it.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Public stream names appear in URLs: lower-case letters, digits, '-' and '_' (no dots, no slashes). */
+export const STREAM_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+
+/**
+ * Stream keys travel in the RTMP path; node-media-server accepts only [A-Za-z0-9_-] there.
+ * At least 12 characters so that a key is not guessable.
+ */
+export const STREAM_KEY_PATTERN = '^[A-Za-z0-9_-]{12,128}$';
+
+/** One publishable stream: the secret key maps to the public name. */
+export const StreamSchema = Type.Object(
+  {
+    name: Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name used in URLs' }),
+    key: Type.String({ pattern: STREAM_KEY_PATTERN, description: 'secret stream key (OBS "Stream Key")' }),
+    profile: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'transcode profile' })),
+  },
+  { additionalProperties: false },
+);
+
+const Port = (def: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: def, description });
+
+/** Every setting, its default and its environment variable (in `env`). */
+export const ConfigSchema = Type.Object(
+  {
+    rtmpPort: Port(1935, 'RTMP ingest port'),
+    httpPort: Port(8000, 'HTTP port for playlists, segments, API and player'),
+    host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address both ports bind to' }),
+    mediaDir: Type.String({ minLength: 1, default: './media', description: 'directory for state (the demo key)' }),
+    profile: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', default: 'default', description: 'default transcode profile' }),
+    publicUrl: Type.Optional(
+      Type.String({ pattern: '^https?://[^\\s/]+(/\\S*)?$', description: 'public base URL used in printed and API URLs' }),
+    ),
+    ffmpegPath: Type.Optional(Type.String({ minLength: 1, description: 'ffmpeg binary' })),
+    ffprobePath: Type.Optional(Type.String({ minLength: 1, description: 'ffprobe binary' })),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'pino log level' },
+    ),
+    streams: Type.Array(StreamSchema, { default: [], description: 'publishable streams' }),
+  },
+  { additionalProperties: false },
+);
+
+/** The validated, frozen configuration. */
+export type Config = Static<typeof ConfigSchema>;
+/** One configured stream. */
+export type StreamConfig = Static<typeof StreamSchema>;
+
+/** Environment variable of each top-level setting (ORIGIN_STREAM_KEYS fills `streams`). */
+export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
+  rtmpPort: 'ORIGIN_RTMP_PORT',
+  httpPort: 'ORIGIN_HTTP_PORT',
+  host: 'ORIGIN_HOST',
+  mediaDir: 'ORIGIN_MEDIA_DIR',
+  profile: 'ORIGIN_PROFILE',
+  publicUrl: 'ORIGIN_PUBLIC_URL',
+  ffmpegPath: 'FFMPEG_PATH',
+  ffprobePath: 'FFPROBE_PATH',
+  logLevel: 'ORIGIN_LOG_LEVEL',
+};

@@ -1,0 +1,57 @@
+/**
+ * Every coded error of the origin, in one place (the pattern of fastify's lib/errors.js).
+ * HTTP errors carry their status; startup errors carry the process exit code in `exitCode`.
+ */
+import createError from '@fastify/error';
+
+/** Exit codes of the server process; documented in the README. */
+export const EXIT = {
+  ok: 0,
+  /** Invalid configuration or transcode profile. */
+  config: 2,
+  /** ffmpeg missing or not working. */
+  ffmpeg: 3,
+  /** A port could not be opened. */
+  listen: 4,
+} as const;
+
+/** A media path or stream that does not exist (404; a CDN may remember it for 1 s only). */
+export const ERR_NOT_FOUND = createError<[string]>('ERR_NOT_FOUND', 'Not found: %s', 404);
+
+/** A stream name that is not live and never was since start (404). */
+export const ERR_STREAM_NOT_FOUND = createError<[string]>('ERR_STREAM_NOT_FOUND', 'Stream "%s" not found', 404);
+
+/** The stream exists but its first segments are not ready yet (404, retry soon). */
+export const ERR_STREAM_NOT_READY = createError<[string]>(
+  'ERR_STREAM_NOT_READY',
+  'Stream "%s" is starting; its playlists appear within a few seconds',
+  404,
+);
+
+/** A configuration value failed validation; the message names the key and what is allowed. */
+export const ERR_CONFIG_INVALID = createError<[string]>('ERR_CONFIG_INVALID', '%s', 500);
+
+/** A transcode profile failed validation; the message names the file and the field. */
+export const ERR_PROFILE_INVALID = createError<[string]>('ERR_PROFILE_INVALID', '%s', 500);
+
+/** No usable ffmpeg binary was found or it did not run. */
+export const ERR_FFMPEG_UNAVAILABLE = createError<[string]>('ERR_FFMPEG_UNAVAILABLE', '%s', 500);
+
+/** A port is taken or not allowed. */
+export const ERR_LISTEN = createError<[string, number, string]>('ERR_LISTEN', 'Cannot listen for %s on port %d: %s', 500);
+
+/** The transcoder exited unexpectedly; the message carries the exit code, the last stderr lines and a hint. */
+export const ERR_TRANSCODER_EXITED = createError<[string, string, string]>(
+  'ERR_TRANSCODER_EXITED',
+  'ffmpeg exited with %s; last output:\n%s\nhint: %s',
+  500,
+);
+
+/** A coded startup error: has an exit code for main.ts. */
+export function exitCodeOf(err: unknown): number {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === 'ERR_CONFIG_INVALID' || code === 'ERR_PROFILE_INVALID') return EXIT.config;
+  if (code === 'ERR_FFMPEG_UNAVAILABLE') return EXIT.ffmpeg;
+  if (code === 'ERR_LISTEN') return EXIT.listen;
+  return 1;
+}

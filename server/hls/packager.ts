@@ -1,0 +1,105 @@
+/**
+ * The packager of one stream: a RenditionWindow per rendition, fed by ffmpeg's byte streams,
+ * and the master playlist over them (memory only; the origin reads from here).
+ */
+import { FragmentReader } from './fragments.js';
+import { makePiece, RenditionWindow, type MediaPiece } from './rendition.js';
+import { writeMasterPlaylist, type Variant } from './playlist.js';
+import type { Rendition } from '../transcode/ladder.js';
+
+/** fMP4 container overhead over the elementary streams (moof/trun/mdat headers), measured ~2-4 %. */
+const CONTAINER_OVERHEAD = 1.05;
+
+/** Settings shared by the renditions of one stream. */
+export interface PackagerOptions {
+  epoch: string;
+  segmentSeconds: number;
+  playlistSize: number;
+  graceSegments: number;
+}
+
+/** Peak and average bandwidth of a rendition for the master playlist (bit/s). */
+export function variantBandwidth(r: Rendition): { bandwidth: number; averageBandwidth: number } {
+  return {
+    bandwidth: (r.maxrateKbps + r.audioKbps) * 1000 * CONTAINER_OVERHEAD,
+    averageBandwidth: (r.videoKbps + r.audioKbps) * 1000 * CONTAINER_OVERHEAD,
+  };
+}
+
+/** All renditions of one stream. */
+export class StreamPackager {
+  readonly renditions: ReadonlyMap<string, RenditionWindow>;
+  private readonly ladder: readonly Rendition[];
+  private readonly epoch: string;
+  private masterPiece: MediaPiece | undefined;
+
+  constructor(ladder: readonly Rendition[], opts: PackagerOptions) {
+    this.ladder = ladder;
+    this.epoch = opts.epoch;
+    this.renditions = new Map(
+      ladder.map((r) => [
+        r.name,
+        new RenditionWindow({
+          name: r.name,
+          epoch: opts.epoch,
+          segmentSeconds: opts.segmentSeconds,
+          playlistSize: opts.playlistSize,
+          graceSegments: opts.graceSegments,
+        }),
+      ]),
+    );
+  }
+
+  /** A reader that turns one rendition's fMP4 bytes into pieces of its window. */
+  input(rendition: string): (chunk: Buffer) => void {
+    const window = this.renditions.get(rendition);
+    if (!window) throw new Error(`packager: unknown rendition ${rendition}`);
+    const reader = new FragmentReader();
+    return (chunk) => {
+      for (const piece of reader.push(chunk)) {
+        if (piece.kind === 'init') window.setInit(piece);
+        else window.addFragment(piece);
+      }
+    };
+  }
+
+  /** Ends every rendition (ENDLIST). */
+  end(): void {
+    for (const r of this.renditions.values()) r.end();
+  }
+
+  /** True once every rendition has its init segment and a first segment. */
+  get ready(): boolean {
+    return [...this.renditions.values()].every((r) => r.playlist() !== undefined);
+  }
+
+  /** The master playlist, once every rendition is ready (its CODECS and RESOLUTION come from the real init segments). */
+  master(): MediaPiece | undefined {
+    if (this.masterPiece) return this.masterPiece;
+    if (!this.ready) return undefined;
+    const variants: Variant[] = this.ladder.map((r) => {
+      const init = this.renditions.get(r.name)!.initInfo!;
+      const video = init.info.tracks.find((t) => t.kind === 'video');
+      const codecs = init.info.tracks.filter((t) => t.kind !== 'other').map((t) => t.codec).join(',');
+      return {
+        uri: `${r.name}/index.m3u8`,
+        ...variantBandwidth(r),
+        codecs,
+        width: video?.width ?? 0,
+        height: video?.height ?? 0,
+        frameRate: video ? r.fps : 0,
+      };
+    });
+    const text = writeMasterPlaylist(variants);
+    this.masterPiece = makePiece(Buffer.from(text), `${this.epoch}/master/${text}`, Date.now());
+    return this.masterPiece;
+  }
+
+  /** Rendition summaries for the API. */
+  summary(): Array<{ name: string; width: number; height: number; bandwidth: number }> {
+    return this.ladder.map((r) => {
+      const video = this.renditions.get(r.name)?.initInfo?.info.tracks.find((t) => t.kind === 'video');
+      return { name: r.name, width: video?.width ?? r.width, height: video?.height ?? r.height, bandwidth: Math.round(variantBandwidth(r).bandwidth) };
+    });
+  }
+}

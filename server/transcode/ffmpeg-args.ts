@@ -1,0 +1,96 @@
+/**
+ * Ladder -> ffmpeg arguments (pure, golden-tested). One ffmpeg decodes the publish once, splits
+ * the picture, and encodes every rendition to its own fragmented-MP4 output. Every flag says why.
+ * Recipe measured in ../shared/DESIGN.md ("Fragmented MP4 out of ffmpeg").
+ */
+import type { Profile } from './profile-schema.js';
+import type { Rendition } from './ladder.js';
+
+/** One output of the command. */
+export interface FfmpegOutput {
+  rendition: string;
+  target: string;
+  options: string[];
+}
+
+/** The command in the shape fluent-ffmpeg takes it (transcoder.ts) and as a flat argv (tests, logs). */
+export interface FfmpegPlan {
+  inputOptions: string[];
+  input: string;
+  filterComplex: string;
+  outputs: FfmpegOutput[];
+}
+
+/** Builds the plan; `target(name)` says where each rendition goes (a unix socket URL). */
+export function buildFfmpegPlan(
+  ladder: readonly Rendition[],
+  profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'audioSampleRate'>,
+  target: (rendition: string) => string,
+): FfmpegPlan {
+  const inputOptions = [
+    '-hide_banner',
+    // Warnings and errors only: stderr is kept as the crash report, progress comes from our packager.
+    '-loglevel', 'level+warning',
+    '-nostats',
+    // Do not hold input packets back for probing; the RTMP metadata already names the codecs.
+    '-fflags', '+nobuffer+genpts',
+    '-analyzeduration', '500000',
+    '-probesize', '500000',
+    // Our ingest hands ffmpeg the publish as FLV on stdin (no RTMP read-back, ~1 s sooner;
+    // and stdin closing, also when our process dies, makes ffmpeg finish and exit).
+    '-f', 'flv',
+  ];
+  const labels = ladder.map((_, i) => `[s${i}]`).join('');
+  const chains = ladder.map((r, i) => {
+    // fps first: constant frame rate makes the GOP below exactly segmentSeconds long.
+    // scale=-2 keeps the source aspect with an even width when we do not know the source size.
+    const scale = r.width > 0 ? `scale=${r.width}:${r.height}` : `scale=-2:${r.height}`;
+    return `[s${i}]fps=${r.fps},${scale}:flags=bicubic,format=yuv420p[v${i}]`;
+  });
+  const filterComplex = [`[0:v:0]split=${ladder.length}${labels}`, ...chains].join(';');
+
+  const outputs = ladder.map((r, i): FfmpegOutput => ({
+    rendition: r.name,
+    target: target(r.name),
+    options: [
+      '-map', `[v${i}]`,
+      // Audio is optional: a video-only publish still plays.
+      '-map', '0:a:0?',
+      '-c:v', 'libx264',
+      '-preset', profile.x264Preset,
+      // zerolatency: no lookahead and no B-frames (x264's default lookahead alone costs ~1.3 s).
+      '-tune', 'zerolatency',
+      '-profile:v', r.h264Profile,
+      '-level:v', r.level,
+      '-b:v', `${r.videoKbps}k`,
+      '-maxrate', `${r.maxrateKbps}k`,
+      '-bufsize', `${r.bufsizeKbit}k`,
+      // Keyframe every segment, whatever the source GOP (OBS defaults to ~8 s): equal -g and
+      // -keyint_min at a constant frame rate, and no extra keyframes on scene cuts.
+      '-g', String(r.gop),
+      '-keyint_min', String(r.gop),
+      '-sc_threshold', '0',
+      '-c:a', 'aac',
+      '-b:a', `${r.audioKbps}k`,
+      '-ar', String(profile.audioSampleRate),
+      '-ac', '2',
+      // Fragmented MP4: ftyp+moov first (the init segment), then one moof+mdat per part.
+      '-f', 'mp4',
+      '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
+      '-frag_duration', String(Math.round(profile.partSeconds * 1_000_000)),
+      // Hand every fragment to the packager as soon as it is written (no avio buffering).
+      '-flush_packets', '1',
+    ],
+  }));
+  return { inputOptions, input: 'pipe:0', filterComplex, outputs };
+}
+
+/** The plan as one argument array, exactly as ffmpeg receives it. */
+export function planToArgv(plan: FfmpegPlan): string[] {
+  return [
+    ...plan.inputOptions,
+    '-i', plan.input,
+    '-filter_complex', plan.filterComplex,
+    ...plan.outputs.flatMap((o) => [...o.options, o.target]),
+  ];
+}
