@@ -1,0 +1,75 @@
+// The watch page: hls.js plays /live/<name>/master.m3u8 with a quality menu (Auto + every rendition)
+// that shows what is playing. Safari plays the same URL natively.
+import Hls from 'hls.js';
+
+const name = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
+const src = `/live/${encodeURIComponent(name)}/master.m3u8`;
+const video = document.getElementById('video') as HTMLVideoElement;
+const status = document.getElementById('status') as HTMLElement;
+const quality = document.getElementById('quality') as HTMLSelectElement;
+const playing = document.getElementById('playing') as HTMLElement;
+const unmute = document.getElementById('unmute') as HTMLButtonElement;
+(document.getElementById('title') as HTMLElement).textContent = name;
+document.title = `${name} · live-origin`;
+
+function setStatus(text: string | null): void {
+  status.hidden = text === null;
+  status.textContent = text ?? '';
+}
+
+unmute.addEventListener('click', () => {
+  video.muted = !video.muted;
+  unmute.textContent = video.muted ? 'Unmute' : 'Mute';
+});
+
+/** Waits until the master playlist exists (the stream may not have started yet). */
+async function waitForStream(): Promise<void> {
+  for (;;) {
+    const res = await fetch(src, { cache: 'no-store' }).catch(() => null);
+    if (res?.ok) return;
+    setStatus('Waiting for the stream…');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function describeLevel(hls: Hls, index: number): string {
+  const l = hls.levels[index];
+  return l ? `${l.height}p · ${Math.round(l.bitrate / 1000)} kbit/s` : '';
+}
+
+async function start(): Promise<void> {
+  await waitForStream();
+  setStatus(null);
+  if (!Hls.isSupported()) {
+    if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = src; // Safari / iOS: native HLS
+      quality.disabled = true;
+      return;
+    }
+    setStatus('This browser cannot play HLS.');
+    return;
+  }
+  const hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
+  (window as unknown as { hls: Hls }).hls = hls; // for tests and curious engineers
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    quality.replaceChildren(new Option('Auto', '-1'), ...hls.levels.map((_, i) => new Option(describeLevel(hls, i), String(i))));
+    void video.play().catch(() => setStatus('Press play to start'));
+  });
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+    const auto = hls.autoLevelEnabled;
+    playing.textContent = `${auto ? 'Auto: ' : ''}${describeLevel(hls, data.level)}`;
+  });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) hls.startLoad();
+    else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    else setStatus(`Playback error: ${data.details}`);
+  });
+  quality.addEventListener('change', () => {
+    hls.currentLevel = Number(quality.value); // -1 = Auto
+  });
+  hls.loadSource(src);
+  hls.attachMedia(video);
+}
+
+void start();

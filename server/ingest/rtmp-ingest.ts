@@ -1,0 +1,163 @@
+/**
+ * RTMP ingest: the only file that knows node-media-server (NMS 4.x). It turns NMS sessions into
+ * our `IngestPublish` and keeps NMS's quirks here (../shared/DESIGN.md, "Facts about the
+ * dependencies"):
+ * - We own the TCP listener and hand sockets to NMS, so a taken port is our coded error instead
+ *   of NMS's `process.exit(1)`, and NMS opens no HTTP port and no store on disk.
+ * - `postPublish` fires even after we closed a session in `prePublish`, and a second publisher on
+ *   a live path fires `prePublish` too: we decide everything in `prePublish` and ignore the rest.
+ * - NMS keeps a gone publisher for 30 s (`publishGraceMs`) before `donePublish`: we watch the
+ *   publisher's socket instead, and set the grace to 0 (our session owns reconnect policy).
+ * - The publish reaches ffmpeg as FLV through an in-process subscriber of the NMS broadcast,
+ *   not by reading the stream back over RTMP: no second socket, no play path for outsiders, and
+ *   the first frame arrives ~1 s sooner.
+ * - NMS logs through `console`; its logger is routed to ours at debug level, keys masked.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import NodeMediaServer, { type NmsSession, type NmsSubscriber } from 'node-media-server';
+import type { Logger } from 'pino';
+import { ERR_LISTEN } from '../errors.js';
+import type { SourceInfo } from '../transcode/ladder.js';
+
+/** The RTMP application publishers must use: rtmp://host:port/live/<key>. */
+export const RTMP_APP = 'live';
+
+/** A publish attempt, as the rest of the server sees it. */
+export interface IngestPublish {
+  /** NMS session id. */
+  readonly id: string;
+  /** The secret stream key (never log it unmasked). */
+  readonly key: string;
+  readonly remoteAddress: string;
+  /** What the RTMP metadata says of the source (zeros until it has arrived). */
+  info(): SourceInfo;
+  /** Delivers the publish as an FLV byte stream, from the FLV header on; returns the unsubscribe. */
+  pipeFlv(write: (chunk: Buffer) => void): () => void;
+  /** Called once when the publisher's connection closes. */
+  onClose(listener: () => void): void;
+  /** Disconnects the publisher. */
+  kick(): void;
+}
+
+/** Decides on a publish: returns null to accept or the reason to refuse. */
+export type PublishHandler = (publish: IngestPublish) => string | null;
+
+/** Listener settings. */
+export interface IngestOptions {
+  port: number;
+  host: string;
+  logger: Logger;
+  onPublish: PublishHandler;
+  /** Masks a secret for logs. */
+  mask: (secret: string) => string;
+}
+
+const VIDEO_CODECS: Record<string, string> = { '7': 'h264', avc1: 'h264', '12': 'hevc', hvc1: 'hevc', av01: 'av1', vp09: 'vp9' };
+const AUDIO_CODECS: Record<string, string> = { '10': 'aac', mp4a: 'aac', '2': 'mp3', Opus: 'opus' };
+
+/** Routes NMS's console logger into ours, at debug, with stream keys in paths masked. */
+function routeNmsLogs(logger: Logger, mask: (s: string) => string): void {
+  const require = createRequire(import.meta.url);
+  const nmsLogger = require('node-media-server/src/core/logger.js') as { log: (m: string, level?: string) => void };
+  nmsLogger.log = (message: string) => {
+    const masked = String(message)
+      .replace(/(\/[A-Za-z0-9_-]+\/)([A-Za-z0-9_-]+)/g, (_, app: string, key: string) => app + mask(key))
+      .replace(/(name=)([^,\s]+)/g, (_, p: string, key: string) => p + mask(key));
+    logger.debug({ component: 'nms' }, masked);
+  };
+}
+
+/** The RTMP server. */
+export class RtmpIngest {
+  private readonly opts: IngestOptions;
+  private readonly log: Logger;
+  private nms: NodeMediaServer | undefined;
+  private server: Server | undefined;
+  private refusing = false;
+
+  constructor(opts: IngestOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ component: 'ingest' });
+  }
+
+  /** Opens the RTMP port. */
+  async start(): Promise<void> {
+    routeNmsLogs(this.opts.logger, this.opts.mask);
+    // No rtmp/http sections: NMS opens no port of its own; we pass it our sockets.
+    const nms = new NodeMediaServer({});
+    nms.on('prePublish', (session) => this.prePublish(session));
+    this.nms = nms;
+    const server = createServer((socket: Socket) => nms.rtmpServer.handleRequest(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new ERR_LISTEN('RTMP', this.opts.port, err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.message)),
+      );
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    server.on('error', (err) => this.log.error({ err }, 'RTMP listener error'));
+    this.server = server;
+  }
+
+  /** The bound port (useful with port 0 in tests). */
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr ? addr.port : this.opts.port;
+  }
+
+  /** Stops accepting publishers (shutdown), keeping live ones until `close`. */
+  refuseNewPublishers(): void {
+    this.refusing = true;
+    this.server?.close();
+  }
+
+  /** Closes the listener and every RTMP connection. */
+  async close(): Promise<void> {
+    this.refuseNewPublishers();
+    await this.nms?.stop();
+  }
+
+  private prePublish(session: NmsSession): void {
+    const remoteAddress = session.socket?.remoteAddress ?? session.ip;
+    const key = session.streamName;
+    let reason: string | null;
+    if (this.refusing) reason = 'the server is shutting down';
+    else if (session.streamApp !== RTMP_APP) reason = `unknown application "${session.streamApp}" (publish to rtmp://host:port/${RTMP_APP}/<stream key>)`;
+    else reason = this.opts.onPublish(this.wrap(session, remoteAddress));
+    if (reason !== null) {
+      this.log.warn({ remoteAddress, key: this.opts.mask(key), reason }, 'publish refused');
+      session.close();
+    }
+  }
+
+  private wrap(session: NmsSession, remoteAddress: string): IngestPublish {
+    return {
+      id: session.id,
+      key: session.streamName,
+      remoteAddress,
+      info: () => ({
+        videoCodec: VIDEO_CODECS[String(session.videoCodec)] ?? (session.videoCodec ? String(session.videoCodec) : ''),
+        width: Number(session.videoWidth) || 0,
+        height: Number(session.videoHeight) || 0,
+        fps: Number(session.videoFramerate) || 0,
+        videoKbps: Number(session.videoDatarate) || 0,
+        audioCodec: AUDIO_CODECS[String(session.audioCodec)] ?? (session.audioCodec ? String(session.audioCodec) : ''),
+      }),
+      pipeFlv: (write) => {
+        const broadcast = session.broadcast;
+        // Our session decides about reconnects; NMS should let go of a closed publisher at once.
+        broadcast.publishGraceMs = 0;
+        // An empty ip marks an internal subscriber: NMS emits no play events and asks no auth.
+        const subscriber: NmsSubscriber = { id: `transcoder-${session.id}`, ip: '', protocol: 'flv', endTime: 0, sendBuffer: write };
+        const err = broadcast.postPlay(subscriber);
+        if (err) throw new Error(`ingest: cannot subscribe to the publish: ${err}`);
+        return () => broadcast.donePlay(subscriber);
+      },
+      onClose: (listener) => {
+        if (session.socket.destroyed) queueMicrotask(listener);
+        else session.socket.once('close', listener);
+      },
+      kick: () => session.close(),
+    };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Wires config, ingest, sessions and origin; starts them in order and closes them in reverse
+ * (close-with-grace on SIGINT/SIGTERM: refuse publishers, ENDLIST everywhere, stop every ffmpeg,
+ * close HTTP, exit 0). Startup errors exit with the codes in errors.ts (2 config, 3 ffmpeg, 4 port).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { ensureDemoStream, helpText, loadConfig, mask, parseCli } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ERR_CONFIG_INVALID, ERR_LISTEN, EXIT, exitCodeOf } from './errors.js';
+import { StreamEvents } from './events.js';
+import { RtmpIngest, RTMP_APP } from './ingest/rtmp-ingest.js';
+import { SessionManager } from './session/manager.js';
+import { loadProfiles } from './transcode/profiles.js';
+import { locate } from './transcode/ffmpeg-binary.js';
+import { buildOrigin } from './origin/app.js';
+
+const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+/** A host a person can type: the configured one, or this machine's first LAN address for 0.0.0.0. */
+function displayHost(config: Config): string {
+  if (config.host !== '0.0.0.0' && config.host !== '::') return config.host;
+  for (const addrs of Object.values(networkInterfaces())) {
+    const lan = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (lan) return lan.address;
+  }
+  return '127.0.0.1';
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  if (cli.help) {
+    process.stdout.write(helpText());
+    return;
+  }
+  const loaded = loadConfig(cli, process.env);
+  const profiles = loadProfiles(join(projectRoot, 'transcode-profiles'));
+  for (const [i, s] of [{ name: '(default)', profile: loaded.profile }, ...loaded.streams].entries()) {
+    if (s.profile && !profiles.has(s.profile)) {
+      const where = i === 0 ? 'ORIGIN_PROFILE / profile' : `streams[${i - 1}].profile`;
+      throw new ERR_CONFIG_INVALID(`${where} must name a file in transcode-profiles/ (${[...profiles.keys()].join(', ')}), got "${s.profile}"`);
+    }
+  }
+  const { config, demoKeyFile } = await ensureDemoStream(loaded);
+
+  const logger = pino({ level: config.logLevel, redact: ['key', '*.key'] });
+  const ffmpeg = await locate('ffmpeg', config.ffmpegPath, process.env);
+  logger.info({ path: ffmpeg.path, from: ffmpeg.source, version: ffmpeg.version }, 'ffmpeg found');
+
+  // Unix socket paths are limited to 107 bytes: keep ffmpeg's output sockets in a short temp dir.
+  const runDir = await mkdtemp(join(tmpdir(), 'live-origin-'));
+  const events = new StreamEvents();
+  const sessions = new SessionManager(config.streams, profiles, config.profile, { ffmpegPath: ffmpeg.path, runDir, logger, events });
+  const ingest = new RtmpIngest({ port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask });
+  const app = await buildOrigin({ logger, sessions, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player') });
+
+  closeWithGrace({ delay: 8000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'fatal error, shutting down');
+    else logger.info({ signal }, 'shutting down');
+    ingest.refuseNewPublishers();
+    await sessions.close();
+    await ingest.close();
+    await app.close();
+    await rm(runDir, { recursive: true, force: true });
+    logger.info('bye');
+  });
+
+  await ingest.start();
+  try {
+    await app.listen({ port: config.httpPort, host: config.host });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ERR_LISTEN('HTTP', config.httpPort, err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.message);
+  }
+
+  const host = displayHost(config);
+  const web = (config.publicUrl ?? `http://${host}:${config.httpPort}`).replace(/\/+$/, '');
+  const lines = [
+    '',
+    'live-origin is running.',
+    `  OBS  Settings > Stream > Service: Custom`,
+    `       Server:     rtmp://${host}:${config.rtmpPort}/${RTMP_APP}`,
+    ...config.streams.map((s) => `       Stream Key: ${s.key}   (stream "${s.name}")`),
+    demoKeyFile ? `       (demo key kept in ${demoKeyFile}; set ORIGIN_STREAM_KEYS to choose your own)` : '',
+    `  Watch: ${web}/watch/${config.streams[0]?.name ?? ''}   (all streams: ${web}/)`,
+    `  HLS:   ${web}/live/<name>/master.m3u8`,
+    '',
+  ].filter((l) => l !== '');
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+main().catch((err: Error & { code?: string }) => {
+  const code = exitCodeOf(err);
+  process.stderr.write(`live-origin: ${code === 1 ? err.stack ?? err.message : err.message}\n`);
+  process.exit(code === EXIT.ok ? 1 : code);
+});

@@ -1,0 +1,61 @@
+/**
+ * The Fastify app: media routes, API, player. Errors become JSON with a status that matches
+ * who is at fault: a client's mistake is 4xx, never 500, and a 5xx body never leaks internals.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { SessionManager } from '../session/manager.js';
+import { mediaRoutes } from './media-routes.js';
+import { apiRoutes } from './api-routes.js';
+import { playerRoutes } from './player-routes.js';
+import { cacheHeaders } from './cache-policy.js';
+
+/** What the app serves from. */
+export interface OriginOptions {
+  logger: Logger;
+  sessions: SessionManager;
+  publicUrl: string | undefined;
+  playerRoot: string;
+}
+
+const MAX_ECHO = 200;
+
+/** Builds (does not listen) the origin app. */
+export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'http' }),
+    // A busy origin must not log every segment request at info; onResponse logs at debug.
+    disableRequestLogging: true,
+    routerOptions: { maxParamLength: 256, ignoreDuplicateSlashes: false },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('access-control-allow-origin', '*');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation) {
+      return reply.code(400).send({ error: 'Bad Request', code: 'ERR_BAD_REQUEST', message: `invalid ${err.validationContext ?? 'request'}: ${err.message}`.slice(0, 300) });
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return reply.code(status).send({ error: 'Internal Server Error', code: 'ERR_INTERNAL', message: 'internal error' });
+    }
+    return reply.code(status).send({ error: status === 404 ? 'Not Found' : 'Bad Request', code: err.code, message: err.message });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
+    reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.slice(0, MAX_ECHO)}` });
+  });
+
+  await app.register(mediaRoutes, { sessions: opts.sessions });
+  await app.register(apiRoutes, { sessions: opts.sessions, publicUrl: opts.publicUrl });
+  await app.register(playerRoutes, { root: opts.playerRoot });
+  return app;
+}

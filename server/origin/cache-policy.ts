@@ -1,0 +1,36 @@
+/**
+ * The cache policy, in one place, for every response (../shared/DESIGN.md principle 8).
+ * A CDN in front of this origin caches exactly what these headers allow.
+ */
+
+/** Content types by what is served. */
+export const CONTENT_TYPE = {
+  playlist: 'application/vnd.apple.mpegurl',
+  media: 'video/mp4',
+  json: 'application/json; charset=utf-8',
+} as const;
+
+/** Cache-Control by what is served. */
+export const CACHE_CONTROL = {
+  /** A live playlist changes every segment; 1 s is at most half the 2 s target duration. */
+  playlist: 'public, max-age=1',
+  /** Segment and init URIs are unique per publish and never change once listed. */
+  media: 'public, max-age=31536000, immutable',
+  /** A miss on a media path may be an upcoming segment: a CDN must forget it quickly. */
+  mediaMiss: 'public, max-age=1',
+  /** API answers are per moment, never cached. */
+  api: 'no-store',
+  /** The player's pages may change on deploy; revalidate. */
+  page: 'public, max-age=60',
+} as const;
+
+/** Every kind of response the origin gives. */
+export type ResponseKind = 'playlist' | 'media' | 'mediaMiss' | 'api' | 'page';
+
+/** The headers of a response kind. */
+export function cacheHeaders(kind: ResponseKind): Record<string, string> {
+  const headers: Record<string, string> = { 'cache-control': CACHE_CONTROL[kind] };
+  if (kind === 'playlist') headers['content-type'] = CONTENT_TYPE.playlist;
+  else if (kind === 'media') headers['content-type'] = CONTENT_TYPE.media;
+  return headers;
+}

@@ -1,0 +1,175 @@
+/**
+ * One ffmpeg per stream. The ONLY file that imports fluent-ffmpeg (archived upstream: keeping it
+ * here keeps it replaceable). Owns the child process and the unix sockets its outputs connect to.
+ *
+ * Input: the publish as FLV on ffmpeg's stdin. Ending stdin is the graceful stop (ffmpeg flushes
+ * its encoders, writes the last fragments and exits 0); stdin also closes when our process dies,
+ * even by SIGKILL, so ffmpeg cannot outlive the server.
+ * Outputs: one fragmented MP4 per rendition to `unix:<runDir>/<id>.sock`, a socket we listen on
+ * (fluent-ffmpeg spawns with stdin/stdout/stderr only, so extra pipe fds are not available).
+ * Every output is always read: one undrained output would block all renditions.
+ */
+import { createServer, type Server } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import type { Logger } from 'pino';
+import { buildFfmpegPlan, planToArgv, type FfmpegPlan } from './ffmpeg-args.js';
+import type { Rendition } from './ladder.js';
+import type { Profile } from './profile-schema.js';
+
+/** How a run of ffmpeg ended. */
+export interface TranscoderExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when we asked it to stop. */
+  requested: boolean;
+  /** The last lines ffmpeg wrote to stderr. */
+  stderr: string[];
+}
+
+/** What a transcoder needs. */
+export interface TranscoderOptions {
+  ffmpegPath: string;
+  /** Directory for the output sockets (short: unix socket paths are limited to 107 bytes). */
+  runDir: string;
+  /** Unique per run; names the sockets. */
+  id: string;
+  ladder: readonly Rendition[];
+  profile: Profile;
+  logger: Logger;
+  /** Receives each rendition's fMP4 bytes in order. */
+  onOutput: (rendition: string, chunk: Buffer) => void;
+}
+
+const STDERR_LINES = 30;
+/** A graceful stop that takes longer than this is a hung ffmpeg: it is killed. */
+const STOP_TIMEOUT_MS = 3000;
+
+/** A running ffmpeg. */
+export class Transcoder {
+  readonly plan: FfmpegPlan;
+  /** Resolves once ffmpeg has exited and every output socket has been read to its end. */
+  readonly exited: Promise<TranscoderExit>;
+  private readonly opts: TranscoderOptions;
+  private readonly input = new PassThrough({ highWaterMark: 1 << 20 });
+  private readonly servers: Server[] = [];
+  private readonly stderr: string[] = [];
+  private command: ffmpeg.FfmpegCommand | undefined;
+  private requested = false;
+  private resolveExit!: (exit: TranscoderExit) => void;
+  private openOutputs = 0;
+  private exitInfo: Omit<TranscoderExit, 'stderr' | 'requested'> | undefined;
+  /** Pid of the child once spawned. */
+  pid: number | undefined;
+
+  constructor(opts: TranscoderOptions) {
+    this.opts = opts;
+    this.plan = buildFfmpegPlan(opts.ladder, opts.profile, (r) => `unix:${this.socketPath(r)}`);
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  private socketPath(rendition: string): string {
+    return join(this.opts.runDir, `${this.opts.id}-${rendition}.sock`);
+  }
+
+  /** Opens the output sockets, then spawns ffmpeg. */
+  async start(): Promise<void> {
+    for (const r of this.opts.ladder) {
+      const path = this.socketPath(r.name);
+      await rm(path, { force: true });
+      const server = createServer((conn) => {
+        this.openOutputs++;
+        conn.on('data', (chunk: Buffer) => this.opts.onOutput(r.name, chunk));
+        conn.on('error', (err) => this.opts.logger.debug({ err, rendition: r.name }, 'output socket error'));
+        conn.on('close', () => {
+          this.openOutputs--;
+          this.maybeResolve();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      this.servers.push(server);
+    }
+
+    const cmd = ffmpeg({ logger: undefined })
+      .setFfmpegPath(this.opts.ffmpegPath)
+      .input(this.input)
+      .inputOptions(this.plan.inputOptions)
+      .complexFilter(this.plan.filterComplex);
+    for (const o of this.plan.outputs) cmd.output(o.target).outputOptions(o.options);
+    cmd.on('start', () => {
+      const proc = (cmd as unknown as { ffmpegProc: import('node:child_process').ChildProcess }).ffmpegProc;
+      this.pid = proc.pid;
+      this.opts.logger.info({ pid: proc.pid }, 'ffmpeg started');
+      this.opts.logger.debug({ argv: planToArgv(this.plan) }, 'ffmpeg arguments');
+      proc.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        this.maybeResolve();
+      });
+    });
+    cmd.on('stderr', (line: string) => {
+      this.stderr.push(line);
+      if (this.stderr.length > STDERR_LINES) this.stderr.shift();
+    });
+    // fluent-ffmpeg reports a non-zero exit as 'error'; the 'exit' handler above already has it.
+    cmd.on('error', (err: Error) => {
+      if (!this.exitInfo && !this.pid) {
+        // failed before spawning (e.g. the binary vanished)
+        this.stderr.push(err.message);
+        this.exitInfo = { code: null, signal: null };
+        this.maybeResolve();
+      }
+    });
+    this.command = cmd;
+    cmd.run();
+  }
+
+  /** The fluent-ffmpeg command's argument array (checked against the golden plan in tests). */
+  get argv(): string[] {
+    return planToArgv(this.plan);
+  }
+
+  /** Feeds FLV bytes of the publish. */
+  write(chunk: Buffer): void {
+    if (!this.input.writableEnded) this.input.write(chunk);
+  }
+
+  /** Bytes received from the publisher that ffmpeg has not read yet. */
+  get backlog(): number {
+    return this.input.writableLength + this.input.readableLength;
+  }
+
+  /** Graceful stop: end of input, ffmpeg drains and exits; killed if it has not after 3 s. */
+  async stop(): Promise<TranscoderExit> {
+    this.requested = true;
+    this.input.end();
+    const timer = setTimeout(() => this.kill(), STOP_TIMEOUT_MS);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+
+  /** Kills ffmpeg at once. */
+  kill(): void {
+    this.requested = true;
+    this.command?.kill('SIGKILL');
+    // output sockets of a killed process close; make sure we do not wait on a half-open one
+    setTimeout(() => this.finish(), 500).unref();
+  }
+
+  private maybeResolve(): void {
+    if (this.exitInfo && this.openOutputs <= 0) this.finish();
+  }
+
+  private finish(): void {
+    for (const s of this.servers.splice(0)) {
+      s.close();
+    }
+    for (const r of this.opts.ladder) void rm(this.socketPath(r.name), { force: true });
+    this.resolveExit({ ...(this.exitInfo ?? { code: null, signal: 'SIGKILL' }), requested: this.requested, stderr: [...this.stderr] });
+  }
+}
