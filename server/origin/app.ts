@@ -2,7 +2,7 @@
  * The Fastify app: media routes, API, player. Errors become JSON with a status that matches
  * who is at fault: a client's mistake is 4xx, never 500, and a 5xx body never leaks internals.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
 import { mediaRoutes } from './media-routes.js';
@@ -25,7 +25,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   const app = Fastify({
     loggerInstance: opts.logger.child({ component: 'http' }),
     // A busy origin must not log every segment request at info; onResponse logs at debug.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 256, ignoreDuplicateSlashes: false },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;

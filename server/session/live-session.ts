@@ -107,6 +107,7 @@ export class LiveSession {
     const inputs = new Map(this.ladder.map((r) => [r.name, packager.input(r.name)]));
     const stopWatching = [...packager.renditions.values()].map((w) =>
       w.onChange(() => {
+        this.log.debug({ rendition: w.name, segments: w.listed.length, ms: Date.now() - this.startedAt }, 'rendition changed');
         if (this.state === 'starting' && packager.ready) {
           this.state = 'live';
           const ms = Date.now() - this.startedAt;
@@ -133,13 +134,10 @@ export class LiveSession {
       },
     });
     this.transcoder = transcoder;
+    // The input buffers until ffmpeg runs: hand over what arrived so far, in order, before any new chunk.
+    for (const chunk of this.buffered.splice(0)) transcoder.write(chunk);
     transcoder.exited.then((exit) => this.onTranscoderExit(exit));
-    transcoder
-      .start()
-      .then(() => {
-        for (const chunk of this.buffered.splice(0)) transcoder.write(chunk);
-      })
-      .catch((err: Error) => void this.fail(`cannot start ffmpeg: ${err.message}`));
+    transcoder.start().catch((err: Error) => void this.fail(`cannot start ffmpeg: ${err.message}`));
   }
 
   private onTranscoderExit(exit: TranscoderExit): void {

@@ -61,6 +61,7 @@ export class Transcoder {
   private resolveExit!: (exit: TranscoderExit) => void;
   private openOutputs = 0;
   private exitInfo: Omit<TranscoderExit, 'stderr' | 'requested'> | undefined;
+  private spawnedAt = 0;
   /** Pid of the child once spawned. */
   pid: number | undefined;
 
@@ -81,6 +82,7 @@ export class Transcoder {
       await rm(path, { force: true });
       const server = createServer((conn) => {
         this.openOutputs++;
+        this.opts.logger.debug({ rendition: r.name, msSinceSpawn: Date.now() - this.spawnedAt }, 'ffmpeg output connected');
         conn.on('data', (chunk: Buffer) => this.opts.onOutput(r.name, chunk));
         conn.on('error', (err) => this.opts.logger.debug({ err, rendition: r.name }, 'output socket error'));
         conn.on('close', () => {
@@ -104,6 +106,7 @@ export class Transcoder {
     cmd.on('start', () => {
       const proc = (cmd as unknown as { ffmpegProc: import('node:child_process').ChildProcess }).ffmpegProc;
       this.pid = proc.pid;
+      this.spawnedAt = Date.now();
       this.opts.logger.info({ pid: proc.pid }, 'ffmpeg started');
       this.opts.logger.debug({ argv: planToArgv(this.plan) }, 'ffmpeg arguments');
       proc.once('exit', (code, signal) => {
