@@ -1,0 +1,228 @@
+/**
+ * Real processes for integration tests: the built server, ffmpeg publishers, ffprobe. Every child
+ * is tracked and killed by PID when the test file ends, also when a test fails.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const children = new Set<ChildProcess>();
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** Kills every child this test file started (by PID; called from afterAll and on exit). */
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+}
+process.once('exit', killAll);
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sleeps. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or the time is up (then throws with `what`). */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** A running server. */
+export interface ServerHandle {
+  proc: ChildProcess;
+  http: string;
+  rtmp: string;
+  /** Everything it printed (stdout + stderr). */
+  output(): string;
+  /** JSON log lines. */
+  logs(): Array<Record<string, unknown>>;
+  /** Exit code once exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `node dist/server/main.js` with env; resolves when both ports listen. */
+export async function startServer(env: Record<string, string> = {}, args: string[] = []): Promise<ServerHandle> {
+  const rtmpPort = await freePort();
+  const httpPort = await freePort();
+  const media = mkdtempSync(join(tmpdir(), 'lo-test-media-'));
+  const proc = spawn(process.execPath, ['dist/server/main.js', ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ORIGIN_HOST: '127.0.0.1',
+      ORIGIN_RTMP_PORT: String(rtmpPort),
+      ORIGIN_HTTP_PORT: String(httpPort),
+      ORIGIN_MEDIA_DIR: media,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const handle: ServerHandle = {
+    proc,
+    http: `http://127.0.0.1:${httpPort}`,
+    rtmp: `rtmp://127.0.0.1:${rtmpPort}`,
+    output: () => out,
+    logs: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  await Promise.race([
+    waitFor('server to listen', () => out.includes('live-origin is running'), 20_000),
+    exited.then((code) => {
+      throw new Error(`server exited with ${code} before listening:\n${out}`);
+    }),
+  ]);
+  return handle;
+}
+
+/** Runs the server to completion (for startup errors): exit code and output. */
+export async function runServer(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, ['dist/server/main.js', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ORIGIN_MEDIA_DIR: mkdtempSync(join(tmpdir(), 'lo-test-media-')), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  // a server that started instead of failing is stopped
+  return { code, output };
+}
+
+/** A publisher: ffmpeg sending testsrc2 + sine over RTMP in real time. */
+export interface Publisher {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts ffmpeg publishing `seconds` of 1280x720@30 test picture and a sine tone (OBS-like 8 s GOP by default). */
+export function publish(url: string, opts: { seconds?: number; size?: string; fps?: number; gop?: number } = {}): Publisher {
+  const { seconds = 60, size = '1280x720', fps = 30, gop = 250 } = opts;
+  const proc = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
+      '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', String(seconds),
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-b:v', '2500k', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-b:a', '128k',
+      '-f', 'flv', url,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.add(proc);
+  let out = '';
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    exited,
+    output: () => out,
+    stop: async () => {
+      // SIGINT makes ffmpeg close the RTMP connection cleanly, like OBS's "Stop Streaming"
+      if (proc.exitCode === null) proc.kill('SIGINT');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** ffprobe of a file: its streams. */
+export async function probe(bytes: Buffer): Promise<Array<Record<string, unknown>>> {
+  const dir = mkdtempSync(join(tmpdir(), 'lo-probe-'));
+  const file = join(dir, 'piece.mp4');
+  writeFileSync(file, bytes);
+  const { stdout } = await run(process.env.FFPROBE_PATH ?? 'ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file]);
+  return (JSON.parse(stdout) as { streams: Array<Record<string, unknown>> }).streams;
+}
+
+/** ffprobe of a file: video frames' key flags and timestamps. */
+export async function probeVideoFrames(bytes: Buffer): Promise<Array<{ key: boolean; pts: number }>> {
+  const dir = mkdtempSync(join(tmpdir(), 'lo-probe-'));
+  const file = join(dir, 'piece.mp4');
+  writeFileSync(file, bytes);
+  const { stdout } = await run(process.env.FFPROBE_PATH ?? 'ffprobe', [
+    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'json', file,
+  ]);
+  const packets = (JSON.parse(stdout) as { packets: Array<{ pts_time: string; flags: string }> }).packets;
+  return packets.map((p) => ({ key: p.flags.startsWith('K'), pts: Number(p.pts_time) }));
+}
+
+/** Direct children of a pid that are ffmpeg (from /proc). */
+export function ffmpegChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirProc()) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && stat.includes('(ffmpeg)')) out.push(Number(entry));
+    } catch {
+      // process ended meanwhile
+    }
+  }
+  return out;
+}
+
+function readdirProc(): string[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+}
+
+/** GET as text/bytes with status and headers. */
+export async function get(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: Buffer; text: string }> {
+  const res = await fetch(url, init);
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body, text: body.toString('utf8') };
+}
+
+/** Writes a file and returns its path (for config files). */
+export function tempFile(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lo-test-'));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
