@@ -2,6 +2,7 @@
  * The Fastify app: media routes, API, player. Errors become JSON with a status that matches
  * who is at fault: a client's mistake is 4xx, never 500, and a 5xx body never leaks internals.
  */
+import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
@@ -33,6 +34,11 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('access-control-allow-origin', '*');
   });
+  // A miss on a media path may be an upcoming segment: a CDN must not remember it for long.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode >= 400 && req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
@@ -46,11 +52,10 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
       req.log.error({ err }, 'request failed');
       return reply.code(status).send({ error: 'Internal Server Error', code: 'ERR_INTERNAL', message: 'internal error' });
     }
-    return reply.code(status).send({ error: status === 404 ? 'Not Found' : 'Bad Request', code: err.code, message: err.message });
+    return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Error', code: err.code, message: err.message.slice(0, 300) });
   });
 
   app.setNotFoundHandler((req, reply) => {
-    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
     reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.slice(0, MAX_ECHO)}` });
   });
 

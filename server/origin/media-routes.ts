@@ -30,12 +30,6 @@ function sendPiece(reply: FastifyReply, piece: MediaPiece, kind: 'playlist' | 'm
 export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = async (app, { sessions }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  // Misses on media paths carry a short cache so a CDN does not remember them.
-  api.addHook('onSend', async (_req, reply, payload) => {
-    if (reply.statusCode >= 400) reply.headers(cacheHeaders('mediaMiss'));
-    return payload;
-  });
-
   const sessionOf = (name: string) => {
     const s = sessions.get(name);
     if (!s) throw new ERR_STREAM_NOT_FOUND(name);

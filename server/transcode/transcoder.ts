@@ -12,7 +12,7 @@
 import { createServer, type Server } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import type { Logger } from 'pino';
 import { buildFfmpegPlan, planToArgv, type FfmpegPlan } from './ffmpeg-args.js';
@@ -46,6 +46,13 @@ export interface TranscoderOptions {
 const STDERR_LINES = 30;
 /** A graceful stop that takes longer than this is a hung ffmpeg: it is killed. */
 const STOP_TIMEOUT_MS = 3000;
+
+/** The plan as a fluent-ffmpeg command (multi-argument options: a single string with one space would be split). */
+export function buildCommand(plan: FfmpegPlan, ffmpegPath: string, input: Readable): ffmpeg.FfmpegCommand {
+  const cmd = ffmpeg().setFfmpegPath(ffmpegPath).input(input).inputOptions(plan.inputOptions).complexFilter(plan.filterComplex);
+  for (const o of plan.outputs) cmd.output(o.target).outputOptions(o.options);
+  return cmd;
+}
 
 /** A running ffmpeg. */
 export class Transcoder {
@@ -97,12 +104,7 @@ export class Transcoder {
       this.servers.push(server);
     }
 
-    const cmd = ffmpeg({ logger: undefined })
-      .setFfmpegPath(this.opts.ffmpegPath)
-      .input(this.input)
-      .inputOptions(this.plan.inputOptions)
-      .complexFilter(this.plan.filterComplex);
-    for (const o of this.plan.outputs) cmd.output(o.target).outputOptions(o.options);
+    const cmd = buildCommand(this.plan, this.opts.ffmpegPath, this.input);
     cmd.on('start', () => {
       const proc = (cmd as unknown as { ffmpegProc: import('node:child_process').ChildProcess }).ffmpegProc;
       this.pid = proc.pid;
@@ -129,11 +131,6 @@ export class Transcoder {
     });
     this.command = cmd;
     cmd.run();
-  }
-
-  /** The fluent-ffmpeg command's argument array (checked against the golden plan in tests). */
-  get argv(): string[] {
-    return planToArgv(this.plan);
   }
 
   /** Feeds FLV bytes of the publish. */

@@ -1,0 +1,54 @@
+import { PassThrough } from 'node:stream';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
+import { buildLadder, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { loadProfiles } from '../../../server/transcode/profiles.js';
+import { buildCommand } from '../../../server/transcode/transcoder.js';
+
+const profiles = loadProfiles('transcode-profiles');
+const source720 = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 2500, audioCodec: 'aac' };
+
+describe('ffmpeg arguments for the default profile (golden)', () => {
+  const profile = profiles.get('default')!;
+  const plan = buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`);
+  const argv = planToArgv(plan);
+
+  it('matches the golden argument list', () => {
+    const golden = new URL('golden/default.argv.txt', import.meta.url);
+    const text = `${argv.join('\n')}\n`;
+    if (process.env.UPDATE_GOLDEN) writeFileSync(golden, text); // review the diff before committing
+    expect(text).toBe(readFileSync(golden, 'utf8'));
+  });
+
+  it('forces a keyframe every 2 s at a constant 30 fps with no scene-cut keyframes and no lookahead', () => {
+    for (const o of plan.outputs) {
+      const opt = (name: string) => o.options[o.options.indexOf(name) + 1];
+      expect(opt('-g')).toBe('60');
+      expect(opt('-keyint_min')).toBe('60');
+      expect(opt('-sc_threshold')).toBe('0');
+      expect(opt('-tune')).toBe('zerolatency');
+      expect(opt('-movflags')).toBe('frag_keyframe+empty_moov+default_base_moof');
+      expect(opt('-frag_duration')).toBe('200000');
+    }
+    expect(plan.filterComplex).toContain('split=3');
+    expect(plan.filterComplex.match(/fps=30,/g)).toHaveLength(3);
+  });
+
+  it('is exactly what fluent-ffmpeg passes to ffmpeg', () => {
+    const cmd = buildCommand(plan, 'ffmpeg', new PassThrough()) as unknown as { _getArguments(): string[] };
+    // fluent-ffmpeg adds -y when it thinks an output is a file; everything else must be ours, in order
+    expect(cmd._getArguments().filter((a) => a !== '-y')).toEqual(argv);
+  });
+
+  it('never upscales and never raises the frame rate above the source', () => {
+    const ladder = buildLadder(profile, { ...source720, width: 854, height: 480, fps: 25 });
+    expect(ladder.map((r) => [r.name, r.width, r.height, r.fps, r.gop])).toEqual([
+      ['480p', 854, 480, 25, 50],
+      ['360p', 640, 360, 25, 50],
+    ]);
+    const tiny = buildLadder(profile, { ...source720, width: 320, height: 240 });
+    expect(tiny.map((r) => [r.name, r.width, r.height])).toEqual([['360p', 320, 240]]);
+    expect(buildLadder(profile, UNKNOWN_SOURCE).map((r) => r.width)).toEqual([0, 0, 0]);
+  });
+});

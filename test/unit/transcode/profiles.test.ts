@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { loadProfiles, validateProfile } from '../../../server/transcode/profiles.js';
+
+const good = {
+  segmentSeconds: 2,
+  rungs: [{ name: '360p', height: 360, videoBitrate: 700, maxrate: 800, bufsize: 800, audioBitrate: 64 }],
+};
+
+describe('transcode profiles', () => {
+  it('loads every shipped profile', () => {
+    const profiles = loadProfiles('transcode-profiles');
+    expect(profiles.has('default')).toBe(true);
+    expect(profiles.get('default')!.rungs.map((r) => r.name)).toEqual(['720p', '480p', '360p']);
+    for (const p of profiles.values()) expect(Object.isFrozen(p)).toBe(true);
+  });
+
+  it('fills defaults from the schema', () => {
+    const p = validateProfile(good, 'x.json');
+    expect(p).toMatchObject({ partSeconds: 0.2, playlistSize: 6, x264Preset: 'superfast', fps: 30 });
+    expect(p.rungs[0]).toMatchObject({ h264Profile: 'high', level: '4.0' });
+  });
+
+  it.each([
+    [{ ...good, rungs: [{ ...good.rungs[0], height: 361 }] }, 'transcode-profiles/x.json: rungs[0].height must be an integer from 144 to 2160 a multiple of 2, got 361'],
+    [{ ...good, rungs: [{ ...good.rungs[0], height: 100 }] }, 'rungs[0].height must be an integer from 144 to 2160'],
+    [{ ...good, rungs: [] }, 'rungs must be a list with at least 1 item(s)'],
+    [{ ...good, x264Preset: 'placebo' }, 'x264Preset must be one of "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", got "placebo"'],
+    [{ ...good, rungs: [{ ...good.rungs[0], maxrate: 500 }] }, 'rungs[0].maxrate must be ≥ videoBitrate (700)'],
+    [{ ...good, bogus: 1 }, 'bogus is not a known setting'],
+    [{ ...good, rungs: [{ name: '360p' }] }, 'rungs[0].height is required'],
+  ])('names the file, the field and what is allowed (%#)', (data, message) => {
+    expect(() => validateProfile(data, 'transcode-profiles/x.json')).toThrow(message);
+  });
+});
