@@ -52,7 +52,9 @@ async function start(): Promise<void> {
   const hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
   (window as unknown as { hls: Hls }).hls = hls; // for tests and curious engineers
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
-    quality.replaceChildren(new Option('Auto', '-1'), ...hls.levels.map((_, i) => new Option(describeLevel(hls, i), String(i))));
+    // hls.js sorts levels by bitrate, lowest first; the menu lists the best first, values are level indexes.
+    const order = hls.levels.map((_, i) => i).sort((a, b) => hls.levels[b]!.bitrate - hls.levels[a]!.bitrate);
+    quality.replaceChildren(new Option('Auto', '-1'), ...order.map((i) => new Option(describeLevel(hls, i), String(i))));
     void video.play().catch(() => setStatus('Press play to start'));
   });
   hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
