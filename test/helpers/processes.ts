@@ -79,6 +79,8 @@ export async function startServer(env: Record<string, string> = {}, args: string
       ORIGIN_RTMP_PORT: String(rtmpPort),
       ORIGIN_HTTP_PORT: String(httpPort),
       ORIGIN_MEDIA_DIR: media,
+      // lets the suite run against another ffmpeg (e.g. the @ffmpeg-installer one)
+      ...(process.env.FFMPEG_PATH ? { FFMPEG_PATH: process.env.FFMPEG_PATH } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
