@@ -28,6 +28,12 @@ export const ERR_STREAM_NOT_READY = createError<[string]>(
   404,
 );
 
+/** An LL-HLS delivery directive the server cannot honour (400). */
+export const ERR_BAD_DIRECTIVE = createError<[string]>('ERR_BAD_DIRECTIVE', 'Bad delivery directive: %s', 400);
+
+/** A blocking request held for 3 target durations without the awaited part or segment (503, Retry-After). */
+export const ERR_HOLD_TIMEOUT = createError<[string]>('ERR_HOLD_TIMEOUT', 'Not available in time: %s; retry', 503);
+
 /** A configuration value failed validation; the message names the key and what is allowed. */
 export const ERR_CONFIG_INVALID = createError<[string]>('ERR_CONFIG_INVALID', '%s', 500);
 

@@ -22,14 +22,22 @@ unmute.addEventListener('click', () => {
   unmute.textContent = video.muted ? 'Unmute' : 'Mute';
 });
 
-/** Waits until the master playlist exists (the stream may not have started yet). */
-async function waitForStream(): Promise<void> {
+/** Waits until the master playlist exists (the stream may not have started yet); returns its text. */
+async function waitForStream(): Promise<string> {
   for (;;) {
     const res = await fetch(src, { cache: 'no-store' }).catch(() => null);
-    if (res?.ok) return;
+    if (res?.ok) return res.text();
     setStatus('Waiting for the stream…');
     await new Promise((r) => setTimeout(r, 2000));
   }
+}
+
+/** True when the stream's media playlists offer LL-HLS parts (EXT-X-PART-INF). */
+async function offersParts(master: string): Promise<boolean> {
+  const first = master.split('\n').find((l) => l && !l.startsWith('#'));
+  if (!first) return false;
+  const res = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).catch(() => null);
+  return res?.ok ? (await res.text()).includes('#EXT-X-PART-INF') : false;
 }
 
 function describeLevel(hls: Hls, index: number): string {
@@ -38,7 +46,7 @@ function describeLevel(hls: Hls, index: number): string {
 }
 
 async function start(): Promise<void> {
-  await waitForStream();
+  const master = await waitForStream();
   setStatus(null);
   if (!Hls.isSupported()) {
     if (video.canPlayType('application/vnd.apple.mpegurl')) {
@@ -49,7 +57,17 @@ async function start(): Promise<void> {
     setStatus('This browser cannot play HLS.');
     return;
   }
-  const hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
+  const lowLatency = await offersParts(master);
+  const hls = new Hls({
+    // LL-HLS when the playlists carry parts: hls.js then targets PART-HOLD-BACK (0.6 s) behind live
+    // and uses blocking playlist reloads; otherwise 2 segments behind. (Any user-set liveSync*
+    // option overrides PART-HOLD-BACK in hls.js, so it is only given without parts.)
+    lowLatencyMode: lowLatency,
+    ...(lowLatency ? {} : { liveSyncDurationCount: 2 }),
+    // Catch up by playing up to 1.5x when behind the target (1 would never catch up).
+    maxLiveSyncPlaybackRate: 1.5,
+    backBufferLength: 30,
+  });
   (window as unknown as { hls: Hls }).hls = hls; // for tests and curious engineers
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
     // hls.js sorts levels by bitrate, lowest first; the menu lists the best first, values are level indexes.

@@ -4,7 +4,7 @@
  */
 import { FragmentReader } from './fragments.js';
 import { makePiece, RenditionWindow, type MediaPiece } from './rendition.js';
-import { writeMasterPlaylist, type Variant } from './playlist.js';
+import { writeMasterPlaylist, type RenditionReport, type Variant } from './playlist.js';
 import type { Rendition } from '../transcode/ladder.js';
 
 /** fMP4 container overhead over the elementary streams (moof/trun/mdat headers), measured ~2-4 %. */
@@ -16,6 +16,8 @@ export interface PackagerOptions {
   segmentSeconds: number;
   playlistSize: number;
   graceSegments: number;
+  /** Wall-clock ms at which media time 0 reached the server. */
+  anchor?: () => number | undefined;
 }
 
 /** Peak and average bandwidth of a rendition for the master playlist (bit/s). */
@@ -36,18 +38,26 @@ export class StreamPackager {
   constructor(ladder: readonly Rendition[], opts: PackagerOptions) {
     this.ladder = ladder;
     this.epoch = opts.epoch;
-    this.renditions = new Map(
-      ladder.map((r) => [
-        r.name,
-        new RenditionWindow({
-          name: r.name,
-          epoch: opts.epoch,
-          segmentSeconds: opts.segmentSeconds,
-          playlistSize: opts.playlistSize,
-          graceSegments: opts.graceSegments,
-        }),
-      ]),
-    );
+    const renditions = new Map<string, RenditionWindow>();
+    for (const r of ladder) {
+      const window: RenditionWindow = new RenditionWindow({
+        name: r.name,
+        epoch: opts.epoch,
+        segmentSeconds: opts.segmentSeconds,
+        partTarget: r.partTarget,
+        playlistSize: opts.playlistSize,
+        graceSegments: opts.graceSegments,
+        anchor: opts.anchor,
+        // EXT-X-RENDITION-REPORT: where every sibling is, so a player switching level can ask
+        // the new playlist for the right part at once.
+        reports: (): RenditionReport[] =>
+          [...renditions.values()]
+            .filter((w) => w !== window && !w.isEnded)
+            .map((w) => ({ uri: `../${w.name}/index.m3u8`, ...w.lastPart })),
+      });
+      renditions.set(r.name, window);
+    }
+    this.renditions = renditions;
   }
 
   /** A reader that turns one rendition's fMP4 bytes into pieces of its window. */

@@ -1,7 +1,16 @@
 /**
- * Playlist text (pure). RFC 8216 (HLS) section 4; version 7 because segments are fMP4 with
- * EXT-X-MAP (section 7). Windows in, text out; golden-tested.
+ * Playlist text (pure). RFC 8216 and its Low-Latency extensions (draft-pantos-hls-rfc8216bis:
+ * EXT-X-PART, EXT-X-PART-INF, EXT-X-SERVER-CONTROL, EXT-X-PRELOAD-HINT, EXT-X-RENDITION-REPORT,
+ * EXT-X-SKIP). Version 7 for plain fMP4 playlists, 9 when LL tags (delta updates) may appear.
+ * Windows in, text out; golden-tested.
  */
+
+/** A part as a playlist lists it. */
+export interface PlaylistPart {
+  uri: string;
+  duration: number;
+  independent: boolean;
+}
 
 /** A segment as a playlist lists it. */
 export interface PlaylistSegment {
@@ -10,6 +19,29 @@ export interface PlaylistSegment {
   /** Wall-clock time of the first sample, ms since epoch. */
   programDateTime: number;
   discontinuity: boolean;
+  /** Its parts, listed before the EXTINF (only for the last few segments). */
+  parts?: readonly PlaylistPart[];
+}
+
+/** Where a sibling rendition is (EXT-X-RENDITION-REPORT). */
+export interface RenditionReport {
+  uri: string;
+  lastMsn: number;
+  lastPart: number;
+}
+
+/** The low-latency part of a media playlist. */
+export interface LowLatencyInput {
+  partTarget: number;
+  partHoldBack: number;
+  canSkipUntil: number;
+  /** Parts of the segment being built (after the last EXTINF). */
+  openParts: readonly PlaylistPart[];
+  /** PDT of the segment being built. */
+  openProgramDateTime: number | undefined;
+  /** URI of the next part (EXT-X-PRELOAD-HINT); absent once the stream ended. */
+  preloadHint: string | undefined;
+  reports: readonly RenditionReport[];
 }
 
 /** Everything a media playlist says. */
@@ -19,7 +51,10 @@ export interface MediaPlaylistInput {
   discontinuitySequence: number;
   mapUri: string;
   segments: readonly PlaylistSegment[];
+  /** Segments at the start replaced by EXT-X-SKIP (delta update), 0 for a full playlist. */
+  skipped?: number;
   ended: boolean;
+  ll?: LowLatencyInput;
 }
 
 /** A variant stream of the master playlist. */
@@ -33,23 +68,54 @@ export interface Variant {
   frameRate: number;
 }
 
+const num = (x: number) => x.toFixed(5);
+
+function partLine(p: PlaylistPart): string {
+  return `#EXT-X-PART:DURATION=${num(p.duration)},URI="${p.uri}"${p.independent ? ',INDEPENDENT=YES' : ''}`;
+}
+
 /** Media playlist text. */
 export function writeMediaPlaylist(p: MediaPlaylistInput): string {
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${p.targetDuration}`,
-    `#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`,
-  ];
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${p.ll ? 9 : 7}`, `#EXT-X-TARGETDURATION:${p.targetDuration}`];
+  if (p.ll) {
+    lines.push(
+      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${num(p.ll.partHoldBack)},CAN-SKIP-UNTIL=${num(p.ll.canSkipUntil)}`,
+      `#EXT-X-PART-INF:PART-TARGET=${num(p.ll.partTarget)}`,
+    );
+  }
+  lines.push(`#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`);
   if (p.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
   lines.push('#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-MAP:URI="${p.mapUri}"`);
-  for (const s of p.segments) {
+  const skipped = p.skipped ?? 0;
+  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
+  for (const s of p.segments.slice(skipped)) {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
-    lines.push(`#EXTINF:${s.duration.toFixed(5)},`, s.uri);
+    for (const part of s.parts ?? []) lines.push(partLine(part));
+    lines.push(`#EXTINF:${num(s.duration)},`, s.uri);
+  }
+  if (p.ll) {
+    if (p.ll.openParts.length && p.ll.openProgramDateTime !== undefined) {
+      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(p.ll.openProgramDateTime).toISOString()}`);
+    }
+    for (const part of p.ll.openParts) lines.push(partLine(part));
+    if (p.ll.preloadHint) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${p.ll.preloadHint}"`);
+    for (const r of p.ll.reports) lines.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn},LAST-PART=${r.lastPart}`);
   }
   if (p.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
+}
+
+/** How many leading segments a delta update may skip: those that end more than `canSkipUntil` s before the live edge. */
+export function skippableSegments(segments: readonly Pick<PlaylistSegment, 'duration'>[], openDuration: number, canSkipUntil: number): number {
+  let fromEnd = openDuration;
+  let keep = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    if (fromEnd >= canSkipUntil) break;
+    fromEnd += segments[i]!.duration;
+    keep++;
+  }
+  return segments.length - keep;
 }
 
 /** Master playlist text; variants in the order given. */

@@ -1,17 +1,28 @@
 /**
- * The live window of one rendition, in memory: init segment, published segments, the playlist
- * text. Everything a client can fetch is complete and never changes once listed.
+ * The live window of one rendition, in memory: init segment, parts, segments, playlist text, and
+ * the waiters of blocking requests. Everything a client can fetch is complete and never changes
+ * once listed; waiters wake on this window's changes, never by polling.
  */
 import { createHash } from 'node:crypto';
 import type { Fragment, InitPiece } from './fragments.js';
 import { Segmenter, type CutSegment } from './segmenter.js';
-import { writeMediaPlaylist } from './playlist.js';
+import { skippableSegments, writeMediaPlaylist, type PlaylistPart, type RenditionReport } from './playlist.js';
+import { satisfies, type BlockingRequest, type LiveEdge } from './blocking.js';
 
 /** A body served from memory with its validators computed once. */
 export interface MediaPiece {
   body: Buffer;
   etag: string;
   lastModified: string;
+}
+
+/** A published part (one fragment). */
+export interface Part extends PlaylistPart {
+  /** Global part ID: counts across segments, so a preload hint stays valid across a boundary. */
+  id: number;
+  msn: number;
+  index: number;
+  piece: MediaPiece;
 }
 
 /** A published segment. */
@@ -21,8 +32,7 @@ export interface Segment {
   duration: number;
   programDateTime: number;
   discontinuity: boolean;
-  /** Fragment boundaries, kept for LL-HLS parts. */
-  fragmentDurations: number[];
+  parts: Part[];
   piece: MediaPiece;
 }
 
@@ -32,16 +42,33 @@ export interface RenditionOptions {
   /** Unique per publish; part of every URI so a CDN never sees a name twice. */
   epoch: string;
   segmentSeconds: number;
+  /** Longest part (PART-TARGET), from the ladder. */
+  partTarget: number;
   playlistSize: number;
   /** Segments kept fetchable after they leave the playlist, for a CDN still fetching them. */
   graceSegments: number;
+  /**
+   * Wall-clock ms at which media time 0 reached the server (the first frame at ingest), so that
+   * EXT-X-PROGRAM-DATE-TIME is glass-to-server time, not glass-to-server-plus-transcode.
+   */
+  anchor?: () => number | undefined;
+  /** Reports of the sibling renditions, for EXT-X-RENDITION-REPORT. */
+  reports?: () => RenditionReport[];
   now?: () => number;
 }
+
+/** Finished segments whose parts are listed (plus the open one): enough for PART-HOLD-BACK and a level switch. */
+const PART_LISTED_SEGMENTS = 2;
 
 /** Makes a piece: the strong ETag is a hash of the bytes' identity (epoch, name, size), computed once. */
 export function makePiece(body: Buffer, id: string, now: number): MediaPiece {
   const etag = `"${createHash('sha1').update(id).update(String(body.length)).digest('base64url').slice(0, 22)}"`;
   return { body, etag, lastModified: new Date(now).toUTCString() };
+}
+
+interface Waiter {
+  ready: () => boolean;
+  wake: () => void;
 }
 
 /** One rendition's window. */
@@ -53,13 +80,18 @@ export class RenditionWindow {
   private init: InitPiece | undefined;
   private initPiece: MediaPiece | undefined;
   private segments: Segment[] = [];
+  private openParts: Part[] = [];
+  private openStart = 0;
   private nextMsn = 0;
+  private nextPartId = 0;
   private wallAtZero: number | undefined;
   private ended = false;
-  private playlistPiece: MediaPiece | undefined;
+  private version = 0;
+  private cached: { version: number; full?: MediaPiece; skip?: MediaPiece } = { version: -1 };
   private bytes = 0;
   private seconds = 0;
-  private listeners = new Set<() => void>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly listeners = new Set<() => void>();
 
   constructor(opts: RenditionOptions) {
     this.opts = opts;
@@ -71,6 +103,11 @@ export class RenditionWindow {
   /** URI of the init segment (relative to the media playlist). */
   get initUri(): string {
     return `init-${this.opts.epoch}.mp4`;
+  }
+
+  /** URI of a part by its global ID. */
+  partUri(id: number): string {
+    return `${this.opts.epoch}-p${id}.m4s`;
   }
 
   /** The init segment and what it says about the tracks, once received. */
@@ -88,6 +125,18 @@ export class RenditionWindow {
     return this.segments.slice(-this.opts.playlistSize);
   }
 
+  /** The live edge for blocking requests and rendition reports. */
+  get edge(): LiveEdge {
+    return { openMsn: this.nextMsn, openParts: this.openParts.length, ended: this.ended };
+  }
+
+  /** The newest part: LAST-MSN and LAST-PART of a rendition report. */
+  get lastPart(): { lastMsn: number; lastPart: number } {
+    if (this.openParts.length || this.segments.length === 0) return { lastMsn: this.nextMsn, lastPart: Math.max(0, this.openParts.length - 1) };
+    const last = this.segments.at(-1)!;
+    return { lastMsn: last.msn, lastPart: Math.max(0, last.parts.length - 1) };
+  }
+
   /** Average bitrate measured over everything published (bit/s), 0 before the first segment. */
   get measuredBitrate(): number {
     return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
@@ -100,76 +149,176 @@ export class RenditionWindow {
     this.changed();
   }
 
-  /** Adds one fragment from ffmpeg. */
+  /** Adds one fragment from ffmpeg: it is published as a part at once, and closes a segment when it opens the next. */
   addFragment(fragment: Fragment): void {
     if (this.ended) return;
-    if (this.wallAtZero === undefined) this.wallAtZero = this.now() - fragment.start * 1000;
+    this.wallAtZero ??= this.opts.anchor?.() ?? this.now() - fragment.start * 1000;
     const done = this.segmenter.push(fragment);
-    if (done) this.publish(done);
+    // (no change is announced between closing a segment and adding the part that opened the next:
+    // a waiter for "past the end of segment N" needs part 0 of N+1 in the playlist it gets)
+    if (done) this.publishSegment(done);
+    if (this.segmenter.open.at(-1) !== fragment) {
+      if (done) this.changed();
+      return; // dropped: no keyframe yet
+    }
+    if (this.openParts.length === 0) this.openStart = fragment.start;
+    const id = this.nextPartId++;
+    const uri = this.partUri(id);
+    this.openParts.push({
+      id,
+      msn: this.nextMsn,
+      index: this.openParts.length,
+      uri,
+      duration: fragment.duration,
+      independent: fragment.independent,
+      piece: makePiece(fragment.data, `${this.opts.epoch}/${this.name}/${uri}`, this.now()),
+    });
+    this.changed();
   }
 
-  /** The publish ended: the open fragments become the last segment and ENDLIST is written. */
+  /** The publish ended: the open parts become the last segment and ENDLIST is written. */
   end(): void {
     if (this.ended) return;
     const last = this.segmenter.flush();
-    if (last) this.publish(last);
+    if (last) this.publishSegment(last);
+    this.openParts = [];
     this.ended = true;
     this.changed();
   }
 
-  /** The media playlist, or undefined before the first segment. */
-  playlist(): MediaPiece | undefined {
+  /** The media playlist (a delta update with `skip`), or undefined before the first segment. */
+  playlist(skip = false): MediaPiece | undefined {
     if (!this.initPiece || (this.segments.length === 0 && !this.ended)) return undefined;
-    if (!this.playlistPiece) {
-      const listed = this.listed;
-      const text = writeMediaPlaylist({
-        targetDuration: Math.ceil(this.opts.segmentSeconds),
-        mediaSequence: listed[0]?.msn ?? this.nextMsn,
-        discontinuitySequence: 0,
-        mapUri: this.initUri,
-        segments: listed,
-        ended: this.ended,
-      });
-      const body = Buffer.from(text);
-      this.playlistPiece = makePiece(body, `${this.opts.epoch}/${this.name}/${text}`, this.now());
-    }
-    return this.playlistPiece;
+    if (this.cached.version !== this.version) this.cached = { version: this.version };
+    const key = skip ? 'skip' : 'full';
+    return (this.cached[key] ??= this.render(skip));
   }
 
-  /** A fetchable file of this rendition (init or segment, listed or in the CDN grace). */
+  private render(skip: boolean): MediaPiece {
+    const listed = this.listed;
+    const live = !this.ended;
+    const canSkipUntil = 6 * this.opts.segmentSeconds;
+    const openDuration = this.openParts.reduce((s, p) => s + p.duration, 0);
+    const withParts = live ? listed.length - PART_LISTED_SEGMENTS : listed.length;
+    const text = writeMediaPlaylist({
+      targetDuration: Math.ceil(this.opts.segmentSeconds),
+      mediaSequence: listed[0]?.msn ?? this.nextMsn,
+      discontinuitySequence: 0,
+      mapUri: this.initUri,
+      segments: listed.map((s, i) => ({ ...s, parts: i >= withParts && live ? s.parts : undefined })),
+      skipped: skip && live ? skippableSegments(listed, openDuration, canSkipUntil) : 0,
+      ended: this.ended,
+      ll: live
+        ? {
+            partTarget: this.opts.partTarget,
+            partHoldBack: 3 * this.opts.partTarget,
+            canSkipUntil,
+            openParts: this.openParts,
+            openProgramDateTime: this.openParts.length ? (this.wallAtZero ?? 0) + this.openStart * 1000 : undefined,
+            preloadHint: this.partUri(this.nextPartId),
+            reports: this.opts.reports?.() ?? [],
+          }
+        : undefined,
+    });
+    return makePiece(Buffer.from(text), `${this.opts.epoch}/${this.name}/${text}`, this.now());
+  }
+
+  /** A fetchable file of this rendition: init, part, or segment (listed or in the CDN grace). */
   file(uri: string): MediaPiece | undefined {
     if (uri === this.initUri) return this.initPiece;
+    const partId = this.partIdOf(uri);
+    if (partId !== undefined) {
+      return (this.openParts.find((p) => p.id === partId) ?? this.findPart(partId))?.piece;
+    }
     return this.segments.find((s) => s.uri === uri)?.piece;
   }
 
-  /** Calls `listener` after every change (new segment, end); returns the unsubscribe. */
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** True when `uri` names the part the preload hint announces (it may be held until it exists). */
+  isNextPart(uri: string): boolean {
+    return !this.ended && this.partIdOf(uri) === this.nextPartId;
   }
 
-  private publish(cut: CutSegment): void {
+  /** Resolves true once `ready()` holds (checked after every change), false after `timeoutMs`. */
+  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        ready,
+        wake: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Waits for a blocking playlist request to be satisfiable. */
+  waitForEdge(req: BlockingRequest, timeoutMs: number): Promise<boolean> {
+    return this.waitUntil(() => satisfies(req, this.edge), timeoutMs);
+  }
+
+  /** Held requests right now (for tests and metrics). */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  private partIdOf(uri: string): number | undefined {
+    const prefix = `${this.opts.epoch}-p`;
+    if (!uri.startsWith(prefix) || !uri.endsWith('.m4s')) return undefined;
+    const id = Number(uri.slice(prefix.length, -4));
+    return Number.isSafeInteger(id) ? id : undefined;
+  }
+
+  private findPart(id: number): Part | undefined {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const parts = this.segments[i]!.parts;
+      if (parts.length && parts[0]!.id <= id) return parts.find((p) => p.id === id);
+    }
+    return undefined;
+  }
+
+  private publishSegment(cut: CutSegment): void {
     const msn = this.nextMsn++;
     const uri = `${this.opts.epoch}-${msn}.m4s`;
     const body = Buffer.concat(cut.fragments.map((f) => f.data));
+    // The parts become views into the segment's bytes: the same content, stored once.
+    let at = 0;
+    const parts = this.openParts.map((p) => {
+      const view = body.subarray(at, at + p.piece.body.length);
+      at += p.piece.body.length;
+      return { ...p, piece: { ...p.piece, body: view } };
+    });
+    this.openParts = [];
     this.segments.push({
       msn,
       uri,
       duration: cut.duration,
       programDateTime: (this.wallAtZero ?? this.now()) + cut.start * 1000,
       discontinuity: false,
-      fragmentDurations: cut.fragments.map((f) => f.duration),
+      parts,
       piece: makePiece(body, `${this.opts.epoch}/${this.name}/${uri}`, this.now()),
     });
     this.bytes += body.length;
     this.seconds += cut.duration;
     const keep = this.opts.playlistSize + this.opts.graceSegments;
     if (this.segments.length > keep) this.segments.splice(0, this.segments.length - keep);
-    this.changed();
+  }
+
+  /** Calls `listener` after every change (new part, segment, end); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private changed(): void {
-    this.playlistPiece = undefined;
-    for (const l of this.listeners) l();
+    this.version++;
+    for (const w of [...this.waiters]) if (w.ready()) w.wake();
+    for (const l of [...this.listeners]) l();
   }
 }

@@ -32,6 +32,8 @@ export interface IngestPublish {
   readonly remoteAddress: string;
   /** What the RTMP metadata says of the source (zeros until it has arrived). */
   info(): SourceInfo;
+  /** Wall-clock ms at which the first video frame reached the server (undefined before). */
+  firstFrameAt(): number | undefined;
   /** Delivers the publish as an FLV byte stream, from the FLV header on; returns the unsubscribe. */
   pipeFlv(write: (chunk: Buffer) => void): () => void;
   /** Called once when the publisher's connection closes. */
@@ -55,6 +57,16 @@ export interface IngestOptions {
 
 const VIDEO_CODECS: Record<string, string> = { '7': 'h264', avc1: 'h264', '12': 'hevc', hvc1: 'hevc', av01: 'av1', vp09: 'vp9' };
 const AUDIO_CODECS: Record<string, string> = { '10': 'aac', mp4a: 'aac', '2': 'mp3', Opus: 'opus' };
+
+/**
+ * True for an FLV video tag that carries a frame (NMS sends one tag per sendBuffer): tag type 9,
+ * and for AVC a packet type of 1 (NALUs), not 0 (the sequence header). FLV spec, E.4.3.
+ */
+export function isVideoFrameTag(tag: Buffer): boolean {
+  if (tag.length < 13 || tag[0] !== 9) return false;
+  const codecId = tag[11]! & 0x0f;
+  return codecId !== 7 || tag[12] === 1;
+}
 
 /** Routes NMS's console logger into ours, at debug, with stream keys in paths masked. */
 function routeNmsLogs(logger: Logger, mask: (s: string) => string): void {
@@ -131,7 +143,9 @@ export class RtmpIngest {
   }
 
   private wrap(session: NmsSession, remoteAddress: string): IngestPublish {
+    let firstFrameAt: number | undefined;
     return {
+      firstFrameAt: () => firstFrameAt,
       id: session.id,
       key: session.streamName,
       remoteAddress,
@@ -148,7 +162,16 @@ export class RtmpIngest {
         // Our session decides about reconnects; NMS should let go of a closed publisher at once.
         broadcast.publishGraceMs = 0;
         // An empty ip marks an internal subscriber: NMS emits no play events and asks no auth.
-        const subscriber: NmsSubscriber = { id: `transcoder-${session.id}`, ip: '', protocol: 'flv', endTime: 0, sendBuffer: write };
+        const subscriber: NmsSubscriber = {
+          id: `transcoder-${session.id}`,
+          ip: '',
+          protocol: 'flv',
+          endTime: 0,
+          sendBuffer: (tag) => {
+            if (firstFrameAt === undefined && isVideoFrameTag(tag)) firstFrameAt = Date.now();
+            write(tag);
+          },
+        };
         const err = broadcast.postPlay(subscriber);
         if (err) throw new Error(`ingest: cannot subscribe to the publish: ${err}`);
         return () => broadcast.donePlay(subscriber);

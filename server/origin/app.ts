@@ -48,6 +48,10 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
       return reply.code(400).send({ error: 'Bad Request', code: 'ERR_BAD_REQUEST', message: `invalid ${err.validationContext ?? 'request'}: ${err.message}`.slice(0, 300) });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    // A held request that timed out is the protocol working (503 + Retry-After), not a failure.
+    if (status === 503 && err.code === 'ERR_HOLD_TIMEOUT') {
+      return reply.code(503).send({ error: STATUS_CODES[503], code: err.code, message: err.message });
+    }
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(status).send({ error: 'Internal Server Error', code: 'ERR_INTERNAL', message: 'internal error' });

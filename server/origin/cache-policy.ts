@@ -14,7 +14,12 @@ export const CONTENT_TYPE = {
 export const CACHE_CONTROL = {
   /** A live playlist changes every segment; 1 s is at most half the 2 s target duration. */
   playlist: 'public, max-age=1',
-  /** Segment and init URIs are unique per publish and never change once listed. */
+  /**
+   * A playlist answered to a blocking request (`_HLS_msn`): it contains segment/part N, which stays
+   * true, so a CDN may serve it to every player asking for N (they coalesce); 3 target durations.
+   */
+  blockingPlaylist: 'public, max-age=6',
+  /** Segment, part and init URIs are unique per publish and never change once listed. */
   media: 'public, max-age=31536000, immutable',
   /** A miss on a media path may be an upcoming segment: a CDN must forget it quickly. */
   mediaMiss: 'public, max-age=1',
@@ -25,12 +30,12 @@ export const CACHE_CONTROL = {
 } as const;
 
 /** Every kind of response the origin gives. */
-export type ResponseKind = 'playlist' | 'media' | 'mediaMiss' | 'api' | 'page';
+export type ResponseKind = 'playlist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page';
 
 /** The headers of a response kind. */
 export function cacheHeaders(kind: ResponseKind): Record<string, string> {
   const headers: Record<string, string> = { 'cache-control': CACHE_CONTROL[kind] };
-  if (kind === 'playlist') headers['content-type'] = CONTENT_TYPE.playlist;
+  if (kind === 'playlist' || kind === 'blockingPlaylist') headers['content-type'] = CONTENT_TYPE.playlist;
   else if (kind === 'media') headers['content-type'] = CONTENT_TYPE.media;
   return headers;
 }

@@ -1,7 +1,8 @@
 /**
- * The HLS routes a CDN pulls: master and media playlists, init segments and segments, answered
- * from the packager's memory (no disk read per request). Params are validated by schema, so `..`,
- * encoded dots, slashes or NUL never reach anything (400), and a miss is a JSON 404.
+ * The HLS routes a CDN pulls: master and media playlists (with LL-HLS blocking reload and delta
+ * updates), init segments, parts and segments, answered from the packager's memory (no disk read
+ * per request). Params are validated by schema, so `..`, encoded dots, slashes or NUL never reach
+ * anything (400), and a miss is a JSON 404.
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
@@ -9,16 +10,23 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import type { SessionManager } from '../session/manager.js';
 import type { MediaPiece } from '../hls/rendition.js';
-import { ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
-import { cacheHeaders } from './cache-policy.js';
+import { decide } from '../hls/blocking.js';
+import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
+import { cacheHeaders, type ResponseKind } from './cache-policy.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
-/** init-<epoch>.mp4 or <epoch>-<msn>.m4s (see hls/rendition.ts). */
-const FileName = Type.String({ pattern: '^(init-[a-z0-9]{1,32}\\.mp4|[a-z0-9]{1,32}-[0-9]{1,12}\\.m4s)$' });
+/** init-<epoch>.mp4, <epoch>-<msn>.m4s (segment) or <epoch>-p<part id>.m4s (part); see hls/rendition.ts. */
+const FileName = Type.String({ pattern: '^(init-[a-z0-9]{1,32}\\.mp4|[a-z0-9]{1,32}-p?[0-9]{1,12}\\.m4s)$' });
+/** LL-HLS delivery directives (RFC 8216bis 6.2.5); other query parameters are ignored. */
+const Directives = Type.Object({
+  _HLS_msn: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e12 })),
+  _HLS_part: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e6 })),
+  _HLS_skip: Type.Optional(Type.Union([Type.Literal('YES'), Type.Literal('v2')])),
+});
 
 /** Sends a piece from memory with its precomputed validators. */
-function sendPiece(reply: FastifyReply, piece: MediaPiece, kind: 'playlist' | 'media'): FastifyReply {
+function sendPiece(reply: FastifyReply, piece: MediaPiece, kind: ResponseKind): FastifyReply {
   return reply
     .headers(cacheHeaders(kind))
     .header('etag', piece.etag)
@@ -26,7 +34,7 @@ function sendPiece(reply: FastifyReply, piece: MediaPiece, kind: 'playlist' | 'm
     .send(piece.body);
 }
 
-/** The media routes plugin. */
+/** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
 export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = async (app, { sessions }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -34,6 +42,15 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
     const s = sessions.get(name);
     if (!s) throw new ERR_STREAM_NOT_FOUND(name);
     return s;
+  };
+  const windowOf = (name: string, rendition: string) => {
+    const session = sessionOf(name);
+    const window = session.packager?.renditions.get(rendition);
+    if (!window) {
+      if (session.state === 'starting' && !session.packager) throw new ERR_STREAM_NOT_READY(name);
+      throw new ERR_NOT_FOUND(`rendition ${rendition}`);
+    }
+    return { session, window };
   };
 
   api.get('/live/:name/master.m3u8', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
@@ -44,13 +61,23 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
 
   api.get(
     '/live/:name/:rendition/index.m3u8',
-    { schema: { params: Type.Object({ name: Name, rendition: RenditionName }) } },
+    { schema: { params: Type.Object({ name: Name, rendition: RenditionName }), querystring: Directives } },
     async (req, reply) => {
-      const window = sessionOf(req.params.name).packager?.renditions.get(req.params.rendition);
-      if (!window) throw new ERR_NOT_FOUND(`rendition ${req.params.rendition}`);
-      const playlist = window.playlist();
+      const { session, window } = windowOf(req.params.name, req.params.rendition);
+      const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
+      const holdMs = 3 * session.targetDuration * 1000;
+      if (part !== undefined && msn === undefined) throw new ERR_BAD_DIRECTIVE('_HLS_part needs _HLS_msn');
+      if (msn !== undefined) {
+        const decision = decide({ msn, part }, window.edge);
+        if (decision.kind === 'reject') throw new ERR_BAD_DIRECTIVE(decision.reason);
+        if (decision.kind === 'hold' && !(await window.waitForEdge({ msn, part }, holdMs))) {
+          reply.header('retry-after', String(session.targetDuration));
+          throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}`);
+        }
+      }
+      const playlist = window.playlist(skip !== undefined);
       if (!playlist) throw new ERR_STREAM_NOT_READY(req.params.name);
-      return sendPiece(reply, playlist, 'playlist');
+      return sendPiece(reply, playlist, msn !== undefined ? 'blockingPlaylist' : 'playlist');
     },
   );
 
@@ -58,9 +85,19 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
     '/live/:name/:rendition/:file',
     { schema: { params: Type.Object({ name: Name, rendition: RenditionName, file: FileName }) } },
     async (req, reply) => {
-      const window = sessionOf(req.params.name).packager?.renditions.get(req.params.rendition);
-      const piece = window?.file(req.params.file);
-      if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${req.params.file}`);
+      const { session, window } = windowOf(req.params.name, req.params.rendition);
+      const uri = req.params.file;
+      let piece = window.file(uri);
+      // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
+      if (!piece && window.isNextPart(uri)) {
+        const ready = await window.waitUntil(() => window.file(uri) !== undefined || window.isEnded, 3 * session.targetDuration * 1000);
+        piece = window.file(uri);
+        if (!ready) {
+          reply.header('retry-after', String(session.targetDuration));
+          throw new ERR_HOLD_TIMEOUT(uri);
+        }
+      }
+      if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${uri}`);
       return sendPiece(reply, piece, 'media');
     },
   );

@@ -102,6 +102,8 @@ export class LiveSession {
       segmentSeconds: this.profile.segmentSeconds,
       playlistSize: this.profile.playlistSize,
       graceSegments: CDN_GRACE_SEGMENTS,
+      // ffmpeg's output timeline starts at the first input frame: pin it to when that frame arrived.
+      anchor: () => this.publish.firstFrameAt(),
     });
     this.packager = packager;
     const inputs = new Map(this.ladder.map((r) => [r.name, packager.input(r.name)]));
@@ -180,6 +182,11 @@ export class LiveSession {
   /** Disconnects the publisher (which ends the session). */
   kick(): void {
     this.publish.kick();
+  }
+
+  /** EXT-X-TARGETDURATION of this stream's playlists, in seconds. */
+  get targetDuration(): number {
+    return Math.ceil(this.profile.segmentSeconds);
   }
 
   /** Pid of the running ffmpeg, if any. */

@@ -80,6 +80,9 @@ export function buildFfmpegPlan(
       '-f', 'mp4',
       '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
       '-frag_duration', String(Math.round(profile.partSeconds * 1_000_000)),
+      // Shift the AAC priming (1024 samples) into the audio track's start instead of stretching
+      // the first video sample by 21 ms: without it the first part is longer than PART-TARGET.
+      '-avoid_negative_ts', 'make_non_negative',
       // Hand every fragment to the packager as soon as it is written (no avio buffering).
       '-flush_packets', '1',
     ],

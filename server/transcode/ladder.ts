@@ -24,6 +24,11 @@ export interface Rendition {
   fps: number;
   /** GOP in frames: fps x segment seconds, so every segment starts with a keyframe. */
   gop: number;
+  /**
+   * Longest part (fragment) ffmpeg writes: it closes a fragment at the first frame at or past
+   * partSeconds, so a part lasts partSeconds rounded up to whole frames (24 fps: 5 frames, 0.2083 s).
+   */
+  partTarget: number;
   videoKbps: number;
   maxrateKbps: number;
   bufsizeKbit: number;
@@ -36,6 +41,11 @@ export interface Rendition {
 export function widthFor(height: number, source: Pick<SourceInfo, 'width' | 'height'>): number {
   if (!source.width || !source.height) return 0;
   return Math.max(2, Math.round((source.width * height) / source.height / 2) * 2);
+}
+
+/** partSeconds rounded up to whole frames at `fps`. */
+export function partTargetFor(partSeconds: number, fps: number): number {
+  return Math.ceil(partSeconds * fps - 1e-6) / fps;
 }
 
 /** Builds the ladder for one publish. */
@@ -55,6 +65,7 @@ export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
       width: widthFor(r.height, source),
       fps,
       gop: Math.round(fps * profile.segmentSeconds),
+      partTarget: partTargetFor(profile.partSeconds, fps),
       videoKbps: r.videoBitrate,
       maxrateKbps: r.maxrate,
       bufsizeKbit: r.bufsize,
