@@ -1,0 +1,163 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RenditionWindow } from '../../../server/hls/rendition.js';
+import { decide, satisfies } from '../../../server/hls/blocking.js';
+import { skippableSegments, writeMediaPlaylist } from '../../../server/hls/playlist.js';
+import { partTargetFor } from '../../../server/transcode/ladder.js';
+import type { Fragment, InitPiece } from '../../../server/hls/fragments.js';
+import { lowLatencyViolations, parseMediaPlaylist, partId } from '../../helpers/hls-rules.js';
+
+const t0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+const init = { kind: 'init', data: Buffer.from('init'), info: { tracks: [] }, timeline: {} } as unknown as InitPiece;
+
+function golden(name: string, text: string): void {
+  const url = new URL(`golden/${name}`, import.meta.url);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(url, text); // review the diff before committing
+  expect(text).toBe(readFileSync(url, 'utf8'));
+}
+
+/** A window fed by a 30 fps encoder: 0.2 s fragments, a keyframe every 2 s (10 fragments). */
+function liveWindow(opts: { playlistSize?: number; reports?: boolean } = {}) {
+  let now = t0;
+  let clock = 0;
+  const w = new RenditionWindow({
+    name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
+    now: () => now, anchor: () => t0,
+    reports: opts.reports ? () => [{ uri: '../360p/index.m3u8', lastMsn: 3, lastPart: 4 }] : undefined,
+  });
+  w.setInit(init);
+  const feed = (fragments: number, every = 10, duration = 0.2) => {
+    for (let i = 0; i < fragments; i++) {
+      const f: Fragment = { kind: 'fragment', data: Buffer.from(`<${clock.toFixed(1)}>`), start: clock, duration, independent: Math.round(clock / duration) % every === 0 };
+      w.addFragment(f);
+      clock += duration;
+      now += duration * 1000;
+    }
+  };
+  return { w, feed };
+}
+
+describe('part cutting', () => {
+  it('publishes every fragment as a part at once, INDEPENDENT at keyframes, with global IDs across segments', () => {
+    const { w, feed } = liveWindow();
+    feed(34); // 3 segments + 4 parts
+    const p = parseMediaPlaylist(w.playlist()!.body.toString());
+    expect(lowLatencyViolations(p)).toEqual([]);
+    expect(p.segments.map((s) => s.msn)).toEqual([0, 1, 2]);
+    expect(p.segments[0]!.parts).toEqual([]); // parts only for the last 2 finished segments
+    expect(p.segments[1]!.parts.map((x) => partId(x.uri))).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(p.segments[2]!.parts[0]).toEqual({ uri: 'ep-p20.m4s', duration: 0.2, independent: true });
+    expect(p.segments[2]!.parts.slice(1).every((x) => !x.independent)).toBe(true);
+    expect(p.openParts.map((x) => x.uri)).toEqual(['ep-p30.m4s', 'ep-p31.m4s', 'ep-p32.m4s', 'ep-p33.m4s']);
+    expect(p.preloadHint).toBe('ep-p34.m4s');
+    // a part's bytes are the fragment's; a finished segment is its parts' bytes in order
+    expect(w.file('ep-p33.m4s')!.body.toString()).toBe('<6.6>');
+    expect(w.file('ep-2.m4s')!.body.toString()).toBe(Array.from({ length: 10 }, (_, i) => `<${(4 + i * 0.2).toFixed(1)}>`).join(''));
+    expect(w.file('ep-p20.m4s')!.body.toString()).toBe('<4.0>');
+    expect(w.file('ep-p34.m4s')).toBeUndefined();
+    expect(w.isNextPart('ep-p34.m4s')).toBe(true);
+    expect(w.isNextPart('ep-p35.m4s')).toBe(false);
+  });
+
+  it('flags a part shorter than 85 % of PART-TARGET unless it ends a segment, and a part over PART-TARGET', () => {
+    const ok = writeMediaPlaylist({
+      targetDuration: 2, mediaSequence: 0, discontinuitySequence: 0, mapUri: 'i.mp4', ended: false,
+      segments: [{ uri: 's0.m4s', duration: 0.5, programDateTime: t0, discontinuity: false, parts: [
+        { uri: 'e-p0.m4s', duration: 0.2, independent: true }, { uri: 'e-p1.m4s', duration: 0.2, independent: false }, { uri: 'e-p2.m4s', duration: 0.1, independent: false },
+      ] }],
+      ll: { partTarget: 0.2, partHoldBack: 0.6, canSkipUntil: 12, openParts: [{ uri: 'e-p3.m4s', duration: 0.17, independent: true }], openProgramDateTime: t0 + 500, preloadHint: 'e-p4.m4s', reports: [] },
+    });
+    expect(lowLatencyViolations(parseMediaPlaylist(ok))).toEqual([]);
+    const bad = ok.replace('DURATION=0.20000,URI="e-p1.m4s"', 'DURATION=0.16000,URI="e-p1.m4s"').replace('DURATION=0.17000', 'DURATION=0.25000');
+    expect(lowLatencyViolations(parseMediaPlaylist(bad))).toEqual([
+      'part e-p1.m4s lasts 0.16 < 85 % of PART-TARGET',
+      'part e-p3.m4s lasts 0.25 > PART-TARGET 0.2',
+      'parts of s0.m4s sum to 0.460, EXTINF says 0.5',
+    ]);
+  });
+
+  it('rounds PART-TARGET up to whole frames (ffmpeg closes a fragment at the first frame past partSeconds)', () => {
+    expect(partTargetFor(0.2, 30)).toBeCloseTo(0.2, 9);
+    expect(partTargetFor(0.2, 25)).toBeCloseTo(0.2, 9);
+    expect(partTargetFor(0.2, 60)).toBeCloseTo(0.2, 9);
+    expect(partTargetFor(0.2, 24)).toBeCloseTo(5 / 24, 9);
+    expect(partTargetFor(0.2, 29.97)).toBeCloseTo(6 / 29.97, 9);
+  });
+});
+
+describe('LL-HLS playlist text (golden)', () => {
+  it('writes parts, preload hint, server control and rendition reports', () => {
+    const { w, feed } = liveWindow({ reports: true });
+    feed(34);
+    golden('ll-live.m3u8', w.playlist()!.body.toString());
+  });
+
+  it('writes a delta update (EXT-X-SKIP) that skips what is older than CAN-SKIP-UNTIL', () => {
+    const { w, feed } = liveWindow({ playlistSize: 10 });
+    feed(103); // 10 segments + 3 parts
+    const full = parseMediaPlaylist(w.playlist()!.body.toString());
+    const delta = parseMediaPlaylist(w.playlist(true)!.body.toString());
+    expect(full.skipped).toBe(0);
+    expect(full.segments).toHaveLength(10);
+    // 0.6 s open + 2 s per segment: the last 6 segments end within 12 s of the live edge
+    expect(delta.skipped).toBe(4);
+    expect(delta.segments.map((s) => s.msn)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(delta.version).toBe(9);
+    golden('ll-delta.m3u8', w.playlist(true)!.body.toString());
+    expect(skippableSegments([{ duration: 2 }, { duration: 2 }], 0, 12)).toBe(0);
+  });
+
+  it('drops the LL tags and parts once the stream has ended', () => {
+    const { w, feed } = liveWindow();
+    feed(25);
+    w.end();
+    const text = w.playlist()!.body.toString();
+    expect(text).not.toContain('#EXT-X-PART');
+    expect(text).not.toContain('PRELOAD-HINT');
+    expect(text.trimEnd().endsWith('#EXT-X-ENDLIST')).toBe(true);
+    expect(parseMediaPlaylist(text).segments.map((s) => s.duration)).toEqual([2, 2, 1]);
+  });
+});
+
+describe('blocking reload rules', () => {
+  const edge = { openMsn: 5, openParts: 3, ended: false };
+  it.each([
+    [{ msn: 4 }, 'answer'],
+    [{ msn: 4, part: 99 }, 'answer'], // past the end of a finished segment = part 0 of the next, which exists
+    [{ msn: 5, part: 2 }, 'answer'],
+    [{ msn: 5, part: 3 }, 'hold'],
+    [{ msn: 5 }, 'hold'], // the whole segment 5 is not finished
+    [{ msn: 6, part: 0 }, 'hold'],
+    [{ msn: 7 }, 'hold'],
+    [{ msn: 8 }, 'reject'], // more than 2 segments ahead
+    [{ msn: 0 }, 'answer'],
+  ])('%j -> %s', (req, kind) => {
+    expect(decide(req, edge).kind).toBe(kind);
+  });
+
+  it('answers everything once the stream has ended', () => {
+    expect(satisfies({ msn: 6, part: 3 }, { ...edge, ended: true })).toBe(true);
+  });
+
+  it('holds a request until the awaited part exists, waking on the change, and times out otherwise', async () => {
+    const { w, feed } = liveWindow();
+    feed(21); // segments 0, 1 finished; open segment 2 has 1 part
+    expect(w.edge).toEqual({ openMsn: 2, openParts: 1, ended: false });
+    const held = w.waitForEdge({ msn: 2, part: 2 }, 1000);
+    expect(w.waiting).toBe(1);
+    feed(1);
+    expect(w.waiting).toBe(1); // part 1 is not part 2
+    feed(1);
+    await expect(held).resolves.toBe(true);
+    expect(w.waiting).toBe(0);
+    // a request for segment 2 as a whole is answered with part 0 of segment 3 already listed
+    const whole = w.waitForEdge({ msn: 2 }, 1000);
+    feed(7);
+    expect(w.waiting).toBe(1);
+    feed(1);
+    await expect(whole).resolves.toBe(true);
+    expect(parseMediaPlaylist(w.playlist()!.body.toString()).openParts).toHaveLength(1);
+    await expect(w.waitForEdge({ msn: 9 }, 50)).resolves.toBe(false);
+    expect(w.waiting).toBe(0);
+  });
+});
