@@ -57,13 +57,16 @@ async function start(): Promise<void> {
     setStatus('This browser cannot play HLS.');
     return;
   }
-  const lowLatency = await offersParts(master);
+  // ?lowLatency=0 forces standard HLS (for comparisons, e.g. npm run bench:latency).
+  const lowLatency = new URLSearchParams(location.search).get('lowLatency') !== '0' && (await offersParts(master));
   const hls = new Hls({
     // LL-HLS when the playlists carry parts: hls.js then targets PART-HOLD-BACK (0.6 s) behind live
-    // and uses blocking playlist reloads; otherwise 2 segments behind. (Any user-set liveSync*
-    // option overrides PART-HOLD-BACK in hls.js, so it is only given without parts.)
+    // and uses blocking playlist reloads. Without parts, 3 s behind: a whole segment (2 s) is
+    // published when it ends and the playlist is polled every target duration, so 3 s keeps 1-3 s
+    // of buffer. (Any user-set liveSync* option overrides PART-HOLD-BACK in hls.js, so it is only
+    // given without parts.)
     lowLatencyMode: lowLatency,
-    ...(lowLatency ? {} : { liveSyncDurationCount: 2 }),
+    ...(lowLatency ? {} : { liveSyncDuration: 3 }),
     // Catch up by playing up to 1.5x when behind the target (1 would never catch up).
     maxLiveSyncPlaybackRate: 1.5,
     backBufferLength: 30,
