@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { ensureDemoStream, helpText, loadConfig, mask, parseCli } from './config/load.js';
+import { ensureDemoStream, helpText, loadConfig, mask, parseCli, readTls } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ERR_CONFIG_INVALID, ERR_LISTEN, EXIT, exitCodeOf } from './errors.js';
 import { StreamEvents } from './events.js';
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       throw new ERR_CONFIG_INVALID(`${where} must name a file in transcode-profiles/ (${[...profiles.keys()].join(', ')}), got "${s.profile}"`);
     }
   }
+  const tls = readTls(loaded);
   const { config, demoKeyFile } = await ensureDemoStream(loaded);
 
   const logger = pino({ level: config.logLevel, redact: ['key', '*.key'] });
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const events = new StreamEvents();
   const sessions = new SessionManager(config.streams, profiles, config.profile, { ffmpegPath: ffmpeg.path, runDir, logger, events });
   const ingest = new RtmpIngest({ port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask });
-  const app = await buildOrigin({ logger, sessions, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player') });
+  const app = await buildOrigin({ logger, sessions, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls });
 
   closeWithGrace({ delay: 8000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   }
 
   const host = displayHost(config);
-  const web = (config.publicUrl ?? `http://${host}:${config.httpPort}`).replace(/\/+$/, '');
+  const web = (config.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${config.httpPort}`).replace(/\/+$/, '');
   const lines = [
     '',
     'live-origin is running.',

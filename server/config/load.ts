@@ -121,9 +121,13 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv): Readonly<Co
   return deepFreeze(config);
 }
 
-/** Rules a schema cannot say: names and keys are unique. */
+/** Rules a schema cannot say: names and keys are unique; TLS needs both files. */
 function crossChecks(config: Config, label: (p: string) => string): string[] {
   const out: string[] = [];
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    const [missing, present] = config.tlsCert ? ['tlsKey', 'tlsCert'] as const : ['tlsCert', 'tlsKey'] as const;
+    out.push(`${ENV_NAMES[missing]} (${missing}) is required when ${ENV_NAMES[present]} (${present}) is set: HTTPS needs a certificate and its key`);
+  }
   const names = new Set<string>();
   const keys = new Set<string>();
   config.streams.forEach((s, i) => {
@@ -133,6 +137,19 @@ function crossChecks(config: Config, label: (p: string) => string): string[] {
     keys.add(s.key);
   });
   return out;
+}
+
+/** Reads the TLS certificate and key named by the config; unreadable files are a config error. */
+export function readTls(config: Pick<Config, 'tlsCert' | 'tlsKey'>): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ERR_CONFIG_INVALID(`${what} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return { cert: read(config.tlsCert, 'ORIGIN_TLS_CERT / tlsCert'), key: read(config.tlsKey, 'ORIGIN_TLS_KEY / tlsKey') };
 }
 
 /** Freezes an object graph so no component can change the config after start. */

@@ -37,6 +37,8 @@ export const ConfigSchema = Type.Object(
     publicUrl: Type.Optional(
       Type.String({ pattern: '^https?://[^\\s/]+(/\\S*)?$', description: 'public base URL used in printed and API URLs' }),
     ),
+    tlsCert: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate file: HTTPS with HTTP/2 (and HTTP/1.1)' })),
+    tlsKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for tlsCert' })),
     ffmpegPath: Type.Optional(Type.String({ minLength: 1, description: 'ffmpeg binary' })),
     ffprobePath: Type.Optional(Type.String({ minLength: 1, description: 'ffprobe binary' })),
     logLevel: Type.Union(
@@ -61,6 +63,8 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   mediaDir: 'ORIGIN_MEDIA_DIR',
   profile: 'ORIGIN_PROFILE',
   publicUrl: 'ORIGIN_PUBLIC_URL',
+  tlsCert: 'ORIGIN_TLS_CERT',
+  tlsKey: 'ORIGIN_TLS_KEY',
   ffmpegPath: 'FFMPEG_PATH',
   ffprobePath: 'FFPROBE_PATH',
   logLevel: 'ORIGIN_LOG_LEVEL',
