@@ -19,6 +19,8 @@ export interface PlaylistSegment {
   /** Wall-clock time of the first sample, ms since epoch. */
   programDateTime: number;
   discontinuity: boolean;
+  /** Its init segment (EXT-X-MAP); written again whenever it changes (after a discontinuity). */
+  mapUri?: string;
   /** Its parts, listed before the EXTINF (only for the last few segments). */
   parts?: readonly PlaylistPart[];
 }
@@ -39,6 +41,8 @@ export interface LowLatencyInput {
   openParts: readonly PlaylistPart[];
   /** PDT of the segment being built. */
   openProgramDateTime: number | undefined;
+  /** The segment being built follows a discontinuity (a new encoder run). */
+  openDiscontinuity?: boolean;
   /** URI of the next part (EXT-X-PRELOAD-HINT); absent once the stream ended. */
   preloadHint: string | undefined;
   reports: readonly RenditionReport[];
@@ -49,6 +53,7 @@ export interface MediaPlaylistInput {
   targetDuration: number;
   mediaSequence: number;
   discontinuitySequence: number;
+  /** Init segment of the segment being built (and of segments that name none). */
   mapUri: string;
   segments: readonly PlaylistSegment[];
   /** Segments at the start replaced by EXT-X-SKIP (delta update), 0 for a full playlist. */
@@ -85,23 +90,33 @@ export function writeMediaPlaylist(p: MediaPlaylistInput): string {
   }
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`);
   if (p.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
-  lines.push('#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-MAP:URI="${p.mapUri}"`);
+  lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
   const skipped = p.skipped ?? 0;
   if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
+  // EXT-X-MAP before the first segment and again whenever the init segment changes.
+  let map: string | undefined;
+  const useMap = (uri: string) => {
+    if (uri !== map) lines.push(`#EXT-X-MAP:URI="${uri}"`);
+    map = uri;
+  };
   for (const s of p.segments.slice(skipped)) {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    useMap(s.mapUri ?? p.mapUri);
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
     for (const part of s.parts ?? []) lines.push(partLine(part));
     lines.push(`#EXTINF:${num(s.duration)},`, s.uri);
   }
   if (p.ll) {
-    if (p.ll.openParts.length && p.ll.openProgramDateTime !== undefined) {
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(p.ll.openProgramDateTime).toISOString()}`);
+    if (p.ll.openParts.length) {
+      if (p.ll.openDiscontinuity) lines.push('#EXT-X-DISCONTINUITY');
+      useMap(p.mapUri);
+      if (p.ll.openProgramDateTime !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(p.ll.openProgramDateTime).toISOString()}`);
     }
     for (const part of p.ll.openParts) lines.push(partLine(part));
     if (p.ll.preloadHint) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${p.ll.preloadHint}"`);
     for (const r of p.ll.reports) lines.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn},LAST-PART=${r.lastPart}`);
   }
+  if (map === undefined) lines.push(`#EXT-X-MAP:URI="${p.mapUri}"`);
   if (p.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
 }

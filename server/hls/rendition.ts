@@ -32,6 +32,8 @@ export interface Segment {
   duration: number;
   programDateTime: number;
   discontinuity: boolean;
+  /** URI of its init segment. */
+  mapUri: string;
   parts: Part[];
   piece: MediaPiece;
 }
@@ -75,10 +77,16 @@ interface Waiter {
 export class RenditionWindow {
   readonly name: string;
   private readonly opts: RenditionOptions;
-  private readonly segmenter: Segmenter;
+  private segmenter: Segmenter;
   private readonly now: () => number;
   private init: InitPiece | undefined;
-  private initPiece: MediaPiece | undefined;
+  /** Init segments still referenced (by retained segments or the current run), by URI. */
+  private readonly inits = new Map<string, MediaPiece>();
+  /** Encoder runs so far: each new run (restart, reconnect) gets a new init URI and a discontinuity. */
+  private generation = 0;
+  private pendingDiscontinuity = false;
+  private discontinuities = 0;
+  private retained = 0;
   private segments: Segment[] = [];
   private openParts: Part[] = [];
   private openStart = 0;
@@ -100,9 +108,16 @@ export class RenditionWindow {
     this.now = opts.now ?? Date.now;
   }
 
-  /** URI of the init segment (relative to the media playlist). */
+  /** URI of the current run's init segment (relative to the media playlist). */
   get initUri(): string {
-    return `init-${this.opts.epoch}.mp4`;
+    return this.generation === 0 ? `init-${this.opts.epoch}.mp4` : `init-${this.opts.epoch}-${this.generation}.mp4`;
+  }
+
+  /** Bytes of media this window holds (segments in the playlist and in the CDN grace, inits). */
+  get retainedBytes(): number {
+    let inits = 0;
+    for (const p of this.inits.values()) inits += p.body.length;
+    return this.retained + inits + this.openParts.reduce((sum, p) => sum + p.piece.body.length, 0);
   }
 
   /** URI of a part by its global ID. */
@@ -145,7 +160,7 @@ export class RenditionWindow {
   /** Stores the init segment (ftyp+moov) from ffmpeg. */
   setInit(init: InitPiece): void {
     this.init = init;
-    this.initPiece = makePiece(init.data, `${this.opts.epoch}/${this.name}/init`, this.now());
+    this.inits.set(this.initUri, makePiece(init.data, `${this.opts.epoch}/${this.name}/${this.initUri}`, this.now()));
     this.changed();
   }
 
@@ -176,6 +191,26 @@ export class RenditionWindow {
     this.changed();
   }
 
+  /**
+   * The encoder run ended (crash, restart, publisher reconnect): the open parts become a last,
+   * possibly short, segment; the next run's first segment is marked EXT-X-DISCONTINUITY and gets
+   * its own init segment. Media sequence numbers and part IDs go on counting.
+   */
+  discontinue(): void {
+    if (this.ended) return;
+    const last = this.segmenter.flush();
+    if (last) this.publishSegment(last);
+    this.segmenter = new Segmenter(this.opts.segmentSeconds);
+    this.openParts = [];
+    if (this.inits.size > 0 || this.segments.length > 0) {
+      this.generation++;
+      this.pendingDiscontinuity = true;
+    }
+    this.init = undefined;
+    this.wallAtZero = undefined;
+    this.changed();
+  }
+
   /** The publish ended: the open parts become the last segment and ENDLIST is written. */
   end(): void {
     if (this.ended) return;
@@ -188,7 +223,7 @@ export class RenditionWindow {
 
   /** The media playlist (a delta update with `skip`), or undefined before the first segment. */
   playlist(skip = false): MediaPiece | undefined {
-    if (!this.initPiece || (this.segments.length === 0 && !this.ended)) return undefined;
+    if (this.inits.size === 0 || (this.segments.length === 0 && !this.ended)) return undefined;
     if (this.cached.version !== this.version) this.cached = { version: this.version };
     const key = skip ? 'skip' : 'full';
     return (this.cached[key] ??= this.render(skip));
@@ -203,7 +238,8 @@ export class RenditionWindow {
     const text = writeMediaPlaylist({
       targetDuration: Math.ceil(this.opts.segmentSeconds),
       mediaSequence: listed[0]?.msn ?? this.nextMsn,
-      discontinuitySequence: 0,
+      // EXT-X-DISCONTINUITY-SEQUENCE: the discontinuities that have left the playlist.
+      discontinuitySequence: this.discontinuities - listed.filter((s) => s.discontinuity).length,
       mapUri: this.initUri,
       segments: listed.map((s, i) => ({ ...s, parts: i >= withParts && live ? s.parts : undefined })),
       skipped: skip && live ? skippableSegments(listed, openDuration, canSkipUntil) : 0,
@@ -215,6 +251,7 @@ export class RenditionWindow {
             canSkipUntil,
             openParts: this.openParts,
             openProgramDateTime: this.openParts.length ? (this.wallAtZero ?? 0) + this.openStart * 1000 : undefined,
+            openDiscontinuity: this.pendingDiscontinuity,
             preloadHint: this.partUri(this.nextPartId),
             reports: this.opts.reports?.() ?? [],
           }
@@ -225,7 +262,7 @@ export class RenditionWindow {
 
   /** A fetchable file of this rendition: init, part, or segment (listed or in the CDN grace). */
   file(uri: string): MediaPiece | undefined {
-    if (uri === this.initUri) return this.initPiece;
+    if (uri.startsWith('init-')) return this.inits.get(uri);
     const partId = this.partIdOf(uri);
     if (partId !== undefined) {
       return (this.openParts.find((p) => p.id === partId) ?? this.findPart(partId))?.piece;
@@ -300,14 +337,23 @@ export class RenditionWindow {
       uri,
       duration: cut.duration,
       programDateTime: (this.wallAtZero ?? this.now()) + cut.start * 1000,
-      discontinuity: false,
+      discontinuity: this.pendingDiscontinuity,
+      mapUri: this.initUri,
       parts,
       piece: makePiece(body, `${this.opts.epoch}/${this.name}/${uri}`, this.now()),
     });
+    if (this.pendingDiscontinuity) this.discontinuities++;
+    this.pendingDiscontinuity = false;
     this.bytes += body.length;
+    this.retained += body.length;
     this.seconds += cut.duration;
     const keep = this.opts.playlistSize + this.opts.graceSegments;
-    if (this.segments.length > keep) this.segments.splice(0, this.segments.length - keep);
+    if (this.segments.length > keep) {
+      for (const gone of this.segments.splice(0, this.segments.length - keep)) this.retained -= gone.piece.body.length;
+      // drop init segments no retained segment (nor the current run) refers to any more
+      const used = new Set([this.initUri, ...this.segments.map((s) => s.mapUri)]);
+      for (const uri of this.inits.keys()) if (!used.has(uri)) this.inits.delete(uri);
+    }
   }
 
   /** Calls `listener` after every change (new part, segment, end); returns the unsubscribe. */

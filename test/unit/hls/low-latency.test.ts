@@ -161,3 +161,43 @@ describe('blocking reload rules', () => {
     expect(w.waiting).toBe(0);
   });
 });
+
+describe('discontinuities (encoder restart, publisher reconnect)', () => {
+  it('continues media sequence and part IDs, marks the join, and gives the new run its own init', () => {
+    const { w, feed } = liveWindow({ playlistSize: 4 });
+    feed(25); // segments 0, 1 and half of 2
+    const oldInit = w.initUri;
+    w.discontinue(); // the half segment is published as a short segment 2
+    expect(w.file(oldInit)).toBeDefined();
+    w.setInit({ ...init, data: Buffer.from('init2') });
+    expect(w.initUri).not.toBe(oldInit);
+    feed(12); // 5.0-5.8 s are not keyframe fragments and are dropped; 6.0-7.2 s open segment 3
+    const p = parseMediaPlaylist(w.playlist()!.body.toString());
+    const text = w.playlist()!.body.toString();
+    expect(p.segments.map((s) => [s.msn, s.duration])).toEqual([[0, 2], [1, 2], [2, 1]]);
+    expect(p.openParts).toHaveLength(7);
+    expect(text).toContain(`#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="${w.initUri}"`);
+    expect(text.indexOf(`URI="${oldInit}"`)).toBeLessThan(text.indexOf('#EXT-X-DISCONTINUITY'));
+    expect(lowLatencyViolations(p).filter((v) => !v.includes('jump'))).toEqual([]);
+    // part IDs go on counting across the restart
+    const ids = [...p.segments.flatMap((s) => s.parts), ...p.openParts].map((x) => partId(x.uri));
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+    expect(w.file(w.initUri)!.body.toString()).toBe('init2');
+  });
+
+  it('counts EXT-X-DISCONTINUITY-SEQUENCE once the join leaves the playlist, and frees the old init', () => {
+    const { w, feed } = liveWindow({ playlistSize: 3 });
+    feed(20);
+    const oldInit = w.initUri;
+    w.discontinue();
+    w.setInit({ ...init, data: Buffer.from('init2') });
+    feed(21); // the join segment (2) and two more finished, a part of the next
+    expect(w.playlist()!.body.toString()).not.toContain('DISCONTINUITY-SEQUENCE');
+    feed(60);
+    const text = w.playlist()!.body.toString();
+    expect(text).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:1\n');
+    expect(text).not.toContain('#EXT-X-DISCONTINUITY\n');
+    expect(text).not.toContain(oldInit);
+    expect(w.file(oldInit)).toBeUndefined();
+  });
+});
