@@ -55,7 +55,17 @@ async function main(): Promise<void> {
   // Unix socket paths are limited to 107 bytes: keep ffmpeg's output sockets in a short temp dir.
   const runDir = await mkdtemp(join(tmpdir(), 'live-origin-'));
   const events = new StreamEvents();
-  const sessions = new SessionManager(config.streams, profiles, config.profile, { ffmpegPath: ffmpeg.path, runDir, logger, events });
+  const sessions = new SessionManager(
+    {
+      streams: config.streams,
+      profiles,
+      defaultProfile: config.profile,
+      endedRetentionMs: config.endedRetentionSeconds * 1000,
+      maxStreams: config.maxStreams,
+      maxMediaBytes: config.maxMediaMemoryMB * 2 ** 20,
+    },
+    { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000 },
+  );
   const ingest = new RtmpIngest({ port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask });
   const app = await buildOrigin({ logger, sessions, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls });
 

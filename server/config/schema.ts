@@ -19,6 +19,11 @@ export const StreamSchema = Type.Object(
     name: Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name used in URLs' }),
     key: Type.String({ pattern: STREAM_KEY_PATTERN, description: 'secret stream key (OBS "Stream Key")' }),
     profile: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'transcode profile' })),
+    onDuplicate: Type.Optional(
+      Type.Union([Type.Literal('refuse'), Type.Literal('takeover')], {
+        description: 'a second publisher with the right key while live: refused, or replaces a stuck first one',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -41,6 +46,10 @@ export const ConfigSchema = Type.Object(
     tlsKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file for tlsCert' })),
     ffmpegPath: Type.Optional(Type.String({ minLength: 1, description: 'ffmpeg binary' })),
     ffprobePath: Type.Optional(Type.String({ minLength: 1, description: 'ffprobe binary' })),
+    reconnectGraceSeconds: Type.Number({ minimum: 0, maximum: 600, default: 15, description: 'a dropped publisher may come back this long and continue the same playlists' }),
+    endedRetentionSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 300, description: 'an ended stream stays served (with ENDLIST) this long' }),
+    maxStreams: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'live streams at most; more publishers are refused' }),
+    maxMediaMemoryMB: Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: 'media held in memory at most; new publishers are refused above it' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -68,4 +77,8 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   ffmpegPath: 'FFMPEG_PATH',
   ffprobePath: 'FFPROBE_PATH',
   logLevel: 'ORIGIN_LOG_LEVEL',
+  reconnectGraceSeconds: 'ORIGIN_RECONNECT_GRACE',
+  endedRetentionSeconds: 'ORIGIN_ENDED_RETENTION',
+  maxStreams: 'ORIGIN_MAX_STREAMS',
+  maxMediaMemoryMB: 'ORIGIN_MAX_MEDIA_MB',
 };

@@ -73,6 +73,11 @@ export class StreamPackager {
     };
   }
 
+  /** The encoder run ended: every rendition closes its open segment; the next run follows a discontinuity. */
+  discontinue(): void {
+    for (const r of this.renditions.values()) r.discontinue();
+  }
+
   /** Ends every rendition (ENDLIST). */
   end(): void {
     for (const r of this.renditions.values()) r.end();

@@ -32,14 +32,28 @@ export interface IngestPublish {
   readonly remoteAddress: string;
   /** What the RTMP metadata says of the source (zeros until it has arrived). */
   info(): SourceInfo;
-  /** Wall-clock ms at which the first video frame reached the server (undefined before). */
-  firstFrameAt(): number | undefined;
-  /** Delivers the publish as an FLV byte stream, from the FLV header on; returns the unsubscribe. */
-  pipeFlv(write: (chunk: Buffer) => void): () => void;
+  /**
+   * Delivers the publish as an FLV byte stream: the FLV header, metadata, sequence headers and
+   * NMS's cache of the current GOP first (so a new ffmpeg can start at once), then live tags.
+   */
+  pipeFlv(write: (chunk: Buffer) => void): FlvSubscription;
   /** Called once when the publisher's connection closes. */
   onClose(listener: () => void): void;
   /** Disconnects the publisher. */
   kick(): void;
+}
+
+/** One reader of a publish's FLV. */
+export interface FlvSubscription {
+  close(): void;
+  /**
+   * Wall-clock ms at which this subscription's first video frame reached the server, from the
+   * frames' own timestamps (so GOP-cache frames, delivered at once, do not move it): the moment
+   * media time 0 of the ffmpeg reading it happened at the ingest. Undefined before a frame.
+   */
+  anchor(): number | undefined;
+  /** Wall-clock ms of the newest tag (a publisher that stops sending is not ffmpeg's fault). */
+  lastTagAt(): number;
 }
 
 /** Decides on a publish: returns null to accept or the reason to refuse. */
@@ -68,6 +82,11 @@ export function isVideoFrameTag(tag: Buffer): boolean {
   return codecId !== 7 || tag[12] === 1;
 }
 
+/** The timestamp of an FLV tag in ms: 24 bits plus an 8-bit extension (FLV spec, E.4.1). */
+export function flvTagTimestamp(tag: Buffer): number {
+  return ((tag[7]! << 24) | (tag[4]! << 16) | (tag[5]! << 8) | tag[6]!) >>> 0;
+}
+
 /** Routes NMS's console logger into ours, at debug, with stream keys in paths masked. */
 function routeNmsLogs(logger: Logger, mask: (s: string) => string): void {
   const require = createRequire(import.meta.url);
@@ -87,6 +106,7 @@ export class RtmpIngest {
   private nms: NodeMediaServer | undefined;
   private server: Server | undefined;
   private refusing = false;
+  private subscriptions = 0;
 
   constructor(opts: IngestOptions) {
     this.opts = opts;
@@ -143,9 +163,7 @@ export class RtmpIngest {
   }
 
   private wrap(session: NmsSession, remoteAddress: string): IngestPublish {
-    let firstFrameAt: number | undefined;
     return {
-      firstFrameAt: () => firstFrameAt,
       id: session.id,
       key: session.streamName,
       remoteAddress,
@@ -162,19 +180,29 @@ export class RtmpIngest {
         // Our session decides about reconnects; NMS should let go of a closed publisher at once.
         broadcast.publishGraceMs = 0;
         // An empty ip marks an internal subscriber: NMS emits no play events and asks no auth.
+        let firstTs: number | undefined;
+        let anchor: number | undefined;
+        let lastTagAt = Date.now();
         const subscriber: NmsSubscriber = {
-          id: `transcoder-${session.id}`,
+          id: `transcoder-${session.id}-${++this.subscriptions}`,
           ip: '',
           protocol: 'flv',
           endTime: 0,
           sendBuffer: (tag) => {
-            if (firstFrameAt === undefined && isVideoFrameTag(tag)) firstFrameAt = Date.now();
+            lastTagAt = Date.now();
+            if (isVideoFrameTag(tag)) {
+              const ts = flvTagTimestamp(tag);
+              firstTs ??= ts;
+              // the earliest "arrival minus media time" is when media time 0 was live here
+              const candidate = lastTagAt - (ts - firstTs);
+              if (anchor === undefined || candidate < anchor) anchor = candidate;
+            }
             write(tag);
           },
         };
         const err = broadcast.postPlay(subscriber);
         if (err) throw new Error(`ingest: cannot subscribe to the publish: ${err}`);
-        return () => broadcast.donePlay(subscriber);
+        return { close: () => broadcast.donePlay(subscriber), anchor: () => anchor, lastTagAt: () => lastTagAt };
       },
       onClose: (listener) => {
         if (session.socket.destroyed) queueMicrotask(listener);

@@ -28,7 +28,7 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
     return {
       streams: sessions.list().map((s) => ({
         name: s.name,
-        live: s.state === 'starting' || s.state === 'live',
+        live: s.isLive,
         state: s.state,
         startedAt: new Date(s.startedAt).toISOString(),
         endedAt: s.endedAt ? new Date(s.endedAt).toISOString() : null,
@@ -36,6 +36,8 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
         playbackUrl: `${base}/live/${s.name}/master.m3u8`,
         watchUrl: `${base}/watch/${s.name}`,
         renditions: s.packager?.summary() ?? [],
+        restarts: s.restarts,
+        ...(s.lastFailure ? { lastFailure: s.lastFailure } : {}),
       })),
     };
   });

@@ -1,21 +1,29 @@
 /**
- * A LiveSession is the unit of work (MediaMTX muxer.go): one publish of one stream. It owns its
- * transcoder, its packager, its logger and its timers; one idempotent `end(reason)` stops all.
+ * A LiveSession is the unit of work (MediaMTX muxer.go): one live stream, across publisher
+ * reconnects and ffmpeg restarts. It owns its packager (the playlists, which never restart), the
+ * current encoder run (one ffmpeg reading the current publish), its logger and its timers; one
+ * idempotent `end(reason)` stops all.
  *
- * starting -> live (master playable) -> ended | failed
+ *   starting --(master playable)--> live --(publisher gone)--> reconnecting --(grace over)--> ended
+ *                                     ^------(same key again)------'
+ *   any --(too many ffmpeg failures)--> failed
+ *
+ * Every new encoder run (restart after a crash or a stall, or a publisher that came back) continues
+ * the same playlists after an EXT-X-DISCONTINUITY.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { IngestPublish } from '../ingest/rtmp-ingest.js';
+import type { FlvSubscription, IngestPublish } from '../ingest/rtmp-ingest.js';
 import { StreamPackager } from '../hls/packager.js';
 import { buildLadder, type Rendition, type SourceInfo } from '../transcode/ladder.js';
 import type { Profile } from '../transcode/profile-schema.js';
 import { Transcoder, type TranscoderExit } from '../transcode/transcoder.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
 import { ERR_TRANSCODER_EXITED } from '../errors.js';
+import { RestartPolicy } from './restart-policy.js';
 
 /** Where a session is in its life. */
-export type SessionState = 'starting' | 'live' | 'ended' | 'failed';
+export type SessionState = 'starting' | 'live' | 'reconnecting' | 'ended' | 'failed';
 
 /** What a session needs from the server. */
 export interface SessionDeps {
@@ -23,12 +31,16 @@ export interface SessionDeps {
   runDir: string;
   logger: Logger;
   events: StreamEvents;
+  /** How long a dropped publisher may come back and continue the playlists. */
+  reconnectGraceMs: number;
 }
 
 /** Longest wait for the RTMP metadata (source size and frame rate) before starting ffmpeg anyway. */
 const METADATA_WAIT_MS = 1000;
 /** Segments kept fetchable after leaving the playlist: a CDN may still be fetching them. */
 const CDN_GRACE_SEGMENTS = 6;
+/** A run that produces nothing for this many segment durations while input arrives is stalled. */
+const STALL_SEGMENTS = 3;
 
 /** A hint for a transcoder exit, from what ffmpeg said. */
 export function exitHint(stderr: readonly string[], source: SourceInfo): string {
@@ -38,150 +50,81 @@ export function exitHint(stderr: readonly string[], source: SourceInfo): string 
   }
   if (/Invalid data found|Error while decoding|non-existing PPS/i.test(text)) return 'the publisher sent damaged or incomplete video; check the encoder settings and the network';
   if (/Cannot allocate memory|Resource temporarily unavailable/i.test(text)) return 'the machine ran out of memory or processes';
+  if (/stalled/.test(text)) return 'ffmpeg stopped producing output while input kept arriving; the machine may be overloaded';
   return 'see the ffmpeg output above';
 }
 
-/** One publish. */
+/** The last failure, for the API and the logs. */
+export interface SessionFailure {
+  at: string;
+  code: number | null;
+  signal: string | null;
+  stderr: string[];
+  hint: string;
+  message: string;
+}
+
+/** One FLV subscription to a publish and what arrived before its ffmpeg ran. */
+interface Feed {
+  subscription?: FlvSubscription;
+  chunks: Buffer[];
+}
+
+/** One encoder run: an ffmpeg reading one publish through one feed. */
+interface Run {
+  transcoder: Transcoder;
+  feed: Feed;
+  subscription: FlvSubscription;
+  startedAt: number;
+  lastOutputAt: number;
+}
+
+/** One live stream. */
 export class LiveSession {
   readonly name: string;
   readonly profileName: string;
-  /** Unique per publish; in every media URI. */
+  /** Unique per session; in every media URI. */
   readonly epoch: string;
   readonly startedAt: number;
-  readonly remoteAddress: string;
   state: SessionState = 'starting';
   endedAt: number | undefined;
   endReason: string | undefined;
   ladder: readonly Rendition[] = [];
   packager: StreamPackager | undefined;
-  private transcoder: Transcoder | undefined;
-  private readonly publish: IngestPublish;
+  /** ffmpeg runs started after the first (crashes, stalls, reconnects). */
+  restarts = 0;
+  lastFailure: SessionFailure | undefined;
+  private publish: IngestPublish | undefined;
+  private run: Run | undefined;
   private readonly profile: Profile;
   private readonly deps: SessionDeps;
   private readonly log: Logger;
-  private unsubscribe: (() => void) | undefined;
+  private readonly policy = new RestartPolicy();
   private ending: Promise<void> | undefined;
-  private buffered: Buffer[] = [];
-  private metadataTimer: NodeJS.Timeout | undefined;
+  /** A feed whose ffmpeg has not started yet. */
+  private pending: Feed | undefined;
+  private timers = new Set<NodeJS.Timeout>();
+  private watchdog: NodeJS.Timeout | undefined;
+  private runs = 0;
 
-  constructor(name: string, profileName: string, profile: Profile, publish: IngestPublish, deps: SessionDeps) {
+  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps) {
     this.name = name;
     this.profileName = profileName;
     this.profile = profile;
-    this.publish = publish;
     this.deps = deps;
     this.startedAt = Date.now();
-    this.remoteAddress = publish.remoteAddress;
     this.epoch = `${this.startedAt.toString(36)}${randomBytes(2).toString('hex')}`;
     this.log = deps.logger.child({ stream: name });
   }
 
-  /** Subscribes to the publish; ffmpeg starts as soon as the source metadata is known. */
-  start(): void {
-    this.log.info({ remoteAddress: this.remoteAddress, profile: this.profileName }, 'publish accepted');
-    this.deps.events.emit(StreamEvent.Started, { name: this.name, at: this.startedAt });
-    this.publish.onClose(() => void this.end('publisher disconnected'));
-    this.unsubscribe = this.publish.pipeFlv((chunk) => {
-      if (this.transcoder) this.transcoder.write(chunk);
-      else {
-        this.buffered.push(chunk);
-        if (this.publish.info().height > 0) this.startTranscoder();
-      }
-    });
-    this.metadataTimer = setTimeout(() => this.startTranscoder(), METADATA_WAIT_MS);
+  /** The publisher's address, while one is attached. */
+  get remoteAddress(): string | undefined {
+    return this.publish?.remoteAddress;
   }
 
-  private startTranscoder(): void {
-    if (this.transcoder || this.state !== 'starting') return;
-    clearTimeout(this.metadataTimer);
-    const source = this.publish.info();
-    this.ladder = buildLadder(this.profile, source);
-    this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`) }, 'ladder chosen');
-    const packager = new StreamPackager(this.ladder, {
-      epoch: this.epoch,
-      segmentSeconds: this.profile.segmentSeconds,
-      playlistSize: this.profile.playlistSize,
-      graceSegments: CDN_GRACE_SEGMENTS,
-      // ffmpeg's output timeline starts at the first input frame: pin it to when that frame arrived.
-      anchor: () => this.publish.firstFrameAt(),
-    });
-    this.packager = packager;
-    const inputs = new Map(this.ladder.map((r) => [r.name, packager.input(r.name)]));
-    const stopWatching = [...packager.renditions.values()].map((w) =>
-      w.onChange(() => {
-        this.log.debug({ rendition: w.name, segments: w.listed.length, ms: Date.now() - this.startedAt }, 'rendition changed');
-        if (this.state === 'starting' && packager.ready) {
-          this.state = 'live';
-          const ms = Date.now() - this.startedAt;
-          this.log.info({ msSincePublish: ms }, 'first playable master playlist');
-          this.deps.events.emit(StreamEvent.Ready, { name: this.name, at: Date.now(), msSincePublish: ms });
-          stopWatching.forEach((s) => s());
-        }
-      }),
-    );
-    const transcoder = new Transcoder({
-      ffmpegPath: this.deps.ffmpegPath,
-      runDir: this.deps.runDir,
-      id: `${this.name}-${this.epoch}`,
-      ladder: this.ladder,
-      profile: this.profile,
-      logger: this.log,
-      onOutput: (rendition, chunk) => {
-        try {
-          inputs.get(rendition)!(chunk);
-        } catch (err) {
-          this.log.error({ err, rendition }, 'packager could not read ffmpeg output');
-          void this.fail(`packager error on ${rendition}: ${(err as Error).message}`);
-        }
-      },
-    });
-    this.transcoder = transcoder;
-    // The input buffers until ffmpeg runs: hand over what arrived so far, in order, before any new chunk.
-    for (const chunk of this.buffered.splice(0)) transcoder.write(chunk);
-    transcoder.exited.then((exit) => this.onTranscoderExit(exit));
-    transcoder.start().catch((err: Error) => void this.fail(`cannot start ffmpeg: ${err.message}`));
-  }
-
-  private onTranscoderExit(exit: TranscoderExit): void {
-    if (exit.requested) return;
-    const err = new ERR_TRANSCODER_EXITED(
-      exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`,
-      exit.stderr.slice(-10).join('\n') || '(nothing)',
-      exitHint(exit.stderr, this.publish.info()),
-    );
-    this.log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderr.slice(-10) }, err.message);
-    void this.fail(err.message);
-  }
-
-  private async fail(message: string): Promise<void> {
-    if (this.state === 'ended' || this.state === 'failed') return;
-    await this.end('transcoder failed');
-    this.state = 'failed';
-    this.deps.events.emit(StreamEvent.Failed, { name: this.name, at: Date.now(), error: message });
-    // The publisher is of no use without a transcoder; OBS reconnects by itself and gets a fresh session.
-    this.publish.kick();
-  }
-
-  /** Stops everything once: input, ffmpeg (gracefully), then ENDLIST on every playlist. */
-  end(reason: string): Promise<void> {
-    this.ending ??= (async () => {
-      clearTimeout(this.metadataTimer);
-      this.unsubscribe?.();
-      this.buffered = [];
-      const exit = await this.transcoder?.stop();
-      this.packager?.end();
-      this.endedAt = Date.now();
-      this.endReason = reason;
-      if (this.state !== 'failed') this.state = 'ended';
-      this.log.info({ reason, ffmpegExit: exit ? { code: exit.code, signal: exit.signal } : undefined }, 'stream ended');
-      this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
-    })();
-    return this.ending;
-  }
-
-  /** Disconnects the publisher (which ends the session). */
-  kick(): void {
-    this.publish.kick();
+  /** True while a publisher is (or may come back) on this stream. */
+  get isLive(): boolean {
+    return this.state === 'starting' || this.state === 'live' || this.state === 'reconnecting';
   }
 
   /** EXT-X-TARGETDURATION of this stream's playlists, in seconds. */
@@ -191,6 +134,227 @@ export class LiveSession {
 
   /** Pid of the running ffmpeg, if any. */
   get transcoderPid(): number | undefined {
-    return this.transcoder?.pid;
+    return this.run?.transcoder.pid;
+  }
+
+  /** Media bytes held in memory. */
+  get memoryBytes(): number {
+    return [...(this.packager?.renditions.values() ?? [])].reduce((sum, w) => sum + w.retainedBytes, 0);
+  }
+
+  /**
+   * Takes a publish: the first one, one that comes back within the grace, or (takeover policy)
+   * one that replaces the current publisher. The playlists go on.
+   */
+  attach(publish: IngestPublish): void {
+    const previous = this.publish;
+    this.publish = publish;
+    this.clearTimers();
+    if (previous) {
+      this.log.warn({ remoteAddress: publish.remoteAddress, previous: previous.remoteAddress }, 'publisher taken over');
+      previous.kick();
+    }
+    this.log.info({ remoteAddress: publish.remoteAddress, profile: this.profileName, reconnect: this.packager !== undefined }, 'publish accepted');
+    if (this.state === 'reconnecting') this.state = this.packager?.ready ? 'live' : 'starting';
+    if (!previous && this.runs === 0) this.deps.events.emit(StreamEvent.Started, { name: this.name, at: this.startedAt });
+    publish.onClose(() => void this.onPublisherGone(publish));
+    void this.replaceRun('publisher connected');
+  }
+
+  private async onPublisherGone(publish: IngestPublish): Promise<void> {
+    if (publish !== this.publish || !this.isLive) return;
+    this.publish = undefined;
+    await this.stopRun();
+    if (this.publish || !this.isLive) return; // came back (or ended) while ffmpeg was finishing
+    this.state = 'reconnecting';
+    this.log.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher gone; waiting for it to come back');
+    this.after(this.deps.reconnectGraceMs, () => void this.end('publisher did not come back'));
+  }
+
+  /** Stops the current run (if any) and starts one on the current publish. */
+  private async replaceRun(why: string): Promise<void> {
+    await this.stopRun();
+    if (!this.publish || !this.isLive) return;
+    const publish = this.publish;
+    // Subscribe now so nothing is missed (NMS replays the current GOP to a new subscriber, so a
+    // restarted ffmpeg starts at once); ffmpeg starts once the metadata names the source (first
+    // run only: later runs keep the ladder, so the rendition names and URLs stay).
+    const feed: Feed = { chunks: [] };
+    this.pending = feed;
+    feed.subscription = publish.pipeFlv((chunk) => {
+      if (this.run?.feed === feed) this.run.transcoder.write(chunk);
+      else if (this.pending === feed) {
+        feed.chunks.push(chunk);
+        if (feed.subscription && publish.info().height > 0) this.startRun(publish, why);
+      }
+    });
+    if (this.packager || publish.info().height > 0) this.startRun(publish, why);
+    else this.after(METADATA_WAIT_MS, () => this.startRun(publish, why));
+  }
+
+  private startRun(publish: IngestPublish, why: string): void {
+    const feed = this.pending;
+    const subscription = feed?.subscription;
+    if (!feed || !subscription || this.run || publish !== this.publish || !this.isLive) return;
+    this.pending = undefined;
+    if (!this.packager) this.createPackager(publish.info());
+    const packager = this.packager!;
+    const inputs = new Map(this.ladder.map((r) => [r.name, packager.input(r.name)]));
+    const runNo = this.runs++;
+    if (runNo > 0) this.restarts++;
+    const transcoder = new Transcoder({
+      ffmpegPath: this.deps.ffmpegPath,
+      runDir: this.deps.runDir,
+      id: `${this.name}-${this.epoch}-${runNo}`,
+      ladder: this.ladder,
+      profile: this.profile,
+      logger: this.log,
+      onOutput: (rendition, chunk) => {
+        if (this.run?.transcoder === transcoder) this.run.lastOutputAt = Date.now();
+        try {
+          inputs.get(rendition)!(chunk);
+        } catch (err) {
+          this.log.error({ err, rendition }, 'packager could not read ffmpeg output; restarting ffmpeg');
+          transcoder.kill();
+        }
+      },
+    });
+    const run: Run = { transcoder, feed, subscription, startedAt: Date.now(), lastOutputAt: Date.now() };
+    this.run = run;
+    // The input buffers until ffmpeg runs: hand over what arrived so far, in order, before any new chunk.
+    for (const chunk of feed.chunks.splice(0)) transcoder.write(chunk);
+    this.log.info({ run: runNo, why }, 'starting ffmpeg');
+    void transcoder.exited.then((exit) => this.onRunExit(run, exit));
+    transcoder.start().catch((err: Error) => {
+      this.log.error({ err }, 'cannot start ffmpeg');
+      transcoder.kill();
+    });
+    this.startWatchdog();
+  }
+
+  private createPackager(source: SourceInfo): void {
+    this.ladder = buildLadder(this.profile, source);
+    this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`) }, 'ladder chosen');
+    const packager = new StreamPackager(this.ladder, {
+      epoch: this.epoch,
+      segmentSeconds: this.profile.segmentSeconds,
+      playlistSize: this.profile.playlistSize,
+      graceSegments: CDN_GRACE_SEGMENTS,
+      // ffmpeg's output timeline starts at its first input frame: pin it to when that frame was live here.
+      anchor: () => this.run?.subscription.anchor(),
+    });
+    this.packager = packager;
+    const stopWatching = [...packager.renditions.values()].map((w) =>
+      w.onChange(() => {
+        if (this.state === 'starting' && packager.ready) {
+          this.state = 'live';
+          const ms = Date.now() - this.startedAt;
+          this.log.info({ msSincePublish: ms }, 'first playable master playlist');
+          this.deps.events.emit(StreamEvent.Ready, { name: this.name, at: Date.now(), msSincePublish: ms });
+          stopWatching.forEach((s) => s());
+        }
+      }),
+    );
+  }
+
+  /** Watches the current run for a stall: no output for 3 segment durations while input arrives. */
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    const limit = STALL_SEGMENTS * this.profile.segmentSeconds * 1000;
+    this.watchdog = setInterval(() => {
+      const run = this.run;
+      if (!run) return;
+      const now = Date.now();
+      const inputFresh = now - run.subscription.lastTagAt() < limit;
+      if (inputFresh && now - run.lastOutputAt > limit && now - run.startedAt > limit) {
+        this.log.warn({ silentMs: now - run.lastOutputAt, pid: run.transcoder.pid }, 'ffmpeg stalled: no output while input arrives; killing it');
+        run.transcoder.noteStall();
+        run.transcoder.kill();
+      }
+    }, 1000);
+    this.watchdog.unref();
+  }
+
+  private onRunExit(run: Run, exit: TranscoderExit): void {
+    run.subscription.close();
+    if (this.run === run) this.run = undefined;
+    this.packager?.discontinue();
+    if (exit.requested || !this.isLive) return;
+    const source = this.publish?.info() ?? { videoCodec: '', width: 0, height: 0, fps: 0, videoKbps: 0, audioCodec: '' };
+    const err = new ERR_TRANSCODER_EXITED(
+      exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`,
+      exit.stderr.slice(-10).join('\n') || '(nothing)',
+      exitHint(exit.stderr, source),
+    );
+    this.lastFailure = {
+      at: new Date().toISOString(),
+      code: exit.code,
+      signal: exit.signal,
+      stderr: exit.stderr.slice(-10),
+      hint: exitHint(exit.stderr, source),
+      message: err.message,
+    };
+    this.log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderr.slice(-10), hint: this.lastFailure.hint }, 'ffmpeg exited unexpectedly');
+    const delay = this.policy.failure(Date.now(), Date.now() - run.startedAt);
+    if (delay === undefined) {
+      void this.fail(err.message);
+      return;
+    }
+    this.log.warn({ inMs: delay, failures: this.policy.failures }, 'restarting ffmpeg');
+    this.after(delay, () => void this.replaceRun('restart after failure'));
+  }
+
+  private async fail(message: string): Promise<void> {
+    if (!this.isLive) return;
+    this.log.error({ failures: this.policy.failures }, `stream failed: ${message}`);
+    await this.end('transcoder failed', 'failed');
+    this.deps.events.emit(StreamEvent.Failed, { name: this.name, at: Date.now(), error: message });
+  }
+
+  private async stopRun(): Promise<void> {
+    this.pending?.subscription?.close();
+    this.pending = undefined;
+    const run = this.run;
+    if (!run) return;
+    run.subscription.close();
+    await run.transcoder.stop();
+  }
+
+  /** Stops everything once: input, ffmpeg (gracefully), then ENDLIST on every playlist. */
+  end(reason: string, final: 'ended' | 'failed' = 'ended'): Promise<void> {
+    this.ending ??= (async () => {
+      this.clearTimers();
+      clearInterval(this.watchdog);
+      const wasLive = this.isLive;
+      this.state = final;
+      await this.stopRun();
+      this.packager?.end();
+      this.endedAt = Date.now();
+      this.endReason = reason;
+      // A publisher is of no use once its stream has ended (or failed): OBS reconnects by itself
+      // and gets a fresh session.
+      if (wasLive) this.publish?.kick();
+      this.log.info({ reason, restarts: this.restarts }, 'stream ended');
+      this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
+    })();
+    return this.ending;
+  }
+
+  /** Disconnects the publisher (the session waits for it to come back). */
+  kick(): void {
+    this.publish?.kick();
+  }
+
+  private after(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 }

@@ -1,6 +1,8 @@
 /**
  * SessionManager: stream name -> LiveSession. Maps secret keys to public names, refuses unknown
- * keys and second publishers, keeps ended sessions for a while so late viewers and CDNs see ENDLIST.
+ * keys, second publishers (unless the stream's policy is `takeover`) and publishers beyond the
+ * limits; hands a publisher that comes back within the grace to its session; keeps ended
+ * sessions for the retention so late viewers and CDNs see ENDLIST.
  */
 import type { Logger } from 'pino';
 import type { IngestPublish } from '../ingest/rtmp-ingest.js';
@@ -9,12 +11,20 @@ import type { Profile } from '../transcode/profile-schema.js';
 import { LiveSession, type SessionDeps } from './live-session.js';
 import { StreamEvent } from '../events.js';
 
-/** How long an ended stream's playlists and segments stay served. */
-export const ENDED_RETENTION_MS = 5 * 60_000;
-
 /** Key -> stream lookup (pure): the key is secret, the name is public. */
 export function streamForKey(streams: readonly StreamConfig[], key: string): StreamConfig | undefined {
   return streams.find((s) => s.key === key);
+}
+
+/** Limits and lifetimes. */
+export interface ManagerOptions {
+  streams: readonly StreamConfig[];
+  profiles: ReadonlyMap<string, Profile>;
+  defaultProfile: string;
+  /** How long an ended stream stays served. */
+  endedRetentionMs: number;
+  maxStreams: number;
+  maxMediaBytes: number;
 }
 
 /** Owns every session. */
@@ -23,11 +33,10 @@ export class SessionManager {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: Logger;
   private readonly stopRetaining: () => void;
+  private closing = false;
 
   constructor(
-    private readonly streams: readonly StreamConfig[],
-    private readonly profiles: ReadonlyMap<string, Profile>,
-    private readonly defaultProfile: string,
+    private readonly opts: ManagerOptions,
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.logger.child({ component: 'sessions' });
@@ -39,19 +48,43 @@ export class SessionManager {
 
   /** The ingest's publish decision: null accepts, a string refuses with that reason. */
   onPublish = (publish: IngestPublish): string | null => {
-    const stream = streamForKey(this.streams, publish.key);
+    const stream = streamForKey(this.opts.streams, publish.key);
     if (!stream) return 'unknown stream key';
+    if (this.closing) return 'the server is shutting down';
     const current = this.sessions.get(stream.name);
-    if (current && (current.state === 'starting' || current.state === 'live')) {
+    if (current?.state === 'reconnecting') {
+      current.attach(publish);
+      return null;
+    }
+    if (current?.isLive) {
+      if (stream.onDuplicate === 'takeover') {
+        current.attach(publish);
+        return null;
+      }
       this.log.warn({ stream: stream.name, remoteAddress: publish.remoteAddress }, 'second publisher refused: the stream is live');
       return `stream "${stream.name}" is already live`;
     }
-    const profileName = stream.profile ?? this.defaultProfile;
-    const session = new LiveSession(stream.name, profileName, this.profiles.get(profileName)!, publish, this.deps);
+    const live = this.list().filter((s) => s.isLive).length;
+    if (live >= this.opts.maxStreams) {
+      this.log.warn({ stream: stream.name, live, maxStreams: this.opts.maxStreams }, 'publisher refused: live stream limit reached (ORIGIN_MAX_STREAMS)');
+      return `the server is at its limit of ${this.opts.maxStreams} live streams`;
+    }
+    const memory = this.memoryBytes;
+    if (memory >= this.opts.maxMediaBytes) {
+      this.log.warn({ stream: stream.name, memoryMB: Math.round(memory / 2 ** 20) }, 'publisher refused: media memory limit reached (ORIGIN_MAX_MEDIA_MB)');
+      return 'the server is at its media memory limit';
+    }
+    const profileName = stream.profile ?? this.opts.defaultProfile;
+    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps);
     this.sessions.set(stream.name, session);
-    session.start();
+    session.attach(publish);
     return null;
   };
+
+  /** Media bytes held by every session. */
+  get memoryBytes(): number {
+    return this.list().reduce((sum, s) => sum + s.memoryBytes, 0);
+  }
 
   /** A session by public name (live or recently ended). */
   get(name: string): LiveSession | undefined {
@@ -64,19 +97,20 @@ export class SessionManager {
   }
 
   /** Forgets an ended session after the retention, unless a newer publish replaced it. */
-  retain(session: LiveSession): void {
+  private retain(session: LiveSession): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (this.sessions.get(session.name) === session) this.sessions.delete(session.name);
-    }, ENDED_RETENTION_MS);
+    }, this.opts.endedRetentionMs);
     t.unref();
     this.timers.add(t);
   }
 
-  /** Ends every session (shutdown): ENDLIST everywhere, every ffmpeg stopped. */
+  /** Ends every session (shutdown): refuses new publishers, ENDLIST everywhere, every ffmpeg stopped. */
   async close(reason = 'server shutting down'): Promise<void> {
-    this.stopRetaining();
+    this.closing = true;
     await Promise.all(this.list().map((s) => s.end(reason)));
+    this.stopRetaining();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }

@@ -148,14 +148,19 @@ export class Transcoder {
     this.requested = true;
     this.input.end();
     const timer = setTimeout(() => this.kill(), STOP_TIMEOUT_MS);
+    timer.unref();
     const exit = await this.exited;
     clearTimeout(timer);
     return exit;
   }
 
-  /** Kills ffmpeg at once. */
+  /** Notes in the crash report that the session killed this run for producing nothing. */
+  noteStall(): void {
+    this.stderr.push('[live-origin] ffmpeg stalled: no output while input kept arriving');
+  }
+
+  /** Kills ffmpeg at once (not a requested stop: the session treats it as a failure). */
   kill(): void {
-    this.requested = true;
     this.command?.kill('SIGKILL');
     // output sockets of a killed process close; make sure we do not wait on a half-open one
     setTimeout(() => this.finish(), 500).unref();

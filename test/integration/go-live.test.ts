@@ -30,7 +30,8 @@ describe('go live: OBS -> RTMP -> 3 renditions -> HLS over HTTP', () => {
   let masterAfterMs: number;
 
   beforeAll(async () => {
-    server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY},other:sk_other_0123456789ab` });
+    // no reconnect grace: the stream ends (ENDLIST) as soon as the publisher goes
+    server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY},other:sk_other_0123456789ab`, ORIGIN_RECONNECT_GRACE: "0" });
     base = `${server.http}/live/${NAME}`;
     publishedAt = Date.now();
     pub = publish(`${server.rtmp}/live/${KEY}`, { seconds: 120 });

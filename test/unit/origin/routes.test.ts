@@ -11,7 +11,10 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   const logger = pino({ level: 'silent' });
-  const sessions = new SessionManager([], new Map(), 'default', { ffmpegPath: 'ffmpeg', runDir: '/tmp', logger, events: new StreamEvents() });
+  const sessions = new SessionManager(
+    { streams: [], profiles: new Map(), defaultProfile: 'default', endedRetentionMs: 1000, maxStreams: 1, maxMediaBytes: 1 },
+    { ffmpegPath: 'ffmpeg', runDir: '/tmp', logger, events: new StreamEvents(), reconnectGraceMs: 1000 },
+  );
   app = await buildOrigin({ logger, sessions, publicUrl: 'https://cdn.example.com/', playerRoot: new URL('../../../dist/player', import.meta.url).pathname });
   await app.ready();
 });
