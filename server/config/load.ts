@@ -96,12 +96,10 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv): Readonly<Co
     }
   }
   if (env.ORIGIN_STREAM_KEYS) {
-    // env overrides the file by stream name; a per-stream profile from the file is kept.
+    // env overrides the file by stream name; the file's other per-stream settings (profile,
+    // onDuplicate) are kept.
     const fileStreams = Array.isArray(fromFile.streams) ? (fromFile.streams as StreamConfig[]) : [];
-    merged.streams = parseStreamKeys(env.ORIGIN_STREAM_KEYS).map((s) => {
-      const fromFileStream = fileStreams.find((f) => f?.name === s.name);
-      return fromFileStream?.profile ? { ...s, profile: fromFileStream.profile } : s;
-    });
+    merged.streams = parseStreamKeys(env.ORIGIN_STREAM_KEYS).map((s) => ({ ...fileStreams.find((f) => f?.name === s.name), ...s }));
     source.streams = 'ORIGIN_STREAM_KEYS';
   }
 

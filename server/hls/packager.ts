@@ -18,6 +18,8 @@ export interface PackagerOptions {
   graceSegments: number;
   /** Wall-clock ms at which media time 0 reached the server. */
   anchor?: () => number | undefined;
+  /** Numbering to go on from (a previous session of the same stream). */
+  continueFrom?: { msn: number; partId: number };
 }
 
 /** Peak and average bandwidth of a rendition for the master playlist (bit/s). */
@@ -48,6 +50,7 @@ export class StreamPackager {
         playlistSize: opts.playlistSize,
         graceSegments: opts.graceSegments,
         anchor: opts.anchor,
+        continueFrom: opts.continueFrom,
         // EXT-X-RENDITION-REPORT: where every sibling is, so a player switching level can ask
         // the new playlist for the right part at once.
         reports: (): RenditionReport[] =>
@@ -76,6 +79,12 @@ export class StreamPackager {
   /** The encoder run ended: every rendition closes its open segment; the next run follows a discontinuity. */
   discontinue(): void {
     for (const r of this.renditions.values()) r.discontinue();
+  }
+
+  /** Where a next session of this stream should go on numbering: past every rendition's numbers. */
+  get nextNumbers(): { msn: number; partId: number } {
+    const all = [...this.renditions.values()].map((w) => w.nextNumbers);
+    return { msn: Math.max(...all.map((n) => n.msn)), partId: Math.max(...all.map((n) => n.partId)) };
   }
 
   /** Ends every rendition (ENDLIST). */

@@ -54,6 +54,11 @@ export interface RenditionOptions {
    * EXT-X-PROGRAM-DATE-TIME is glass-to-server time, not glass-to-server-plus-transcode.
    */
   anchor?: () => number | undefined;
+  /**
+   * Where the numbering starts: a new session of a stream name that was live before goes on from
+   * the old one's media sequence and part IDs, so a player or CDN never sees them go back.
+   */
+  continueFrom?: { msn: number; partId: number };
   /** Reports of the sibling renditions, for EXT-X-RENDITION-REPORT. */
   reports?: () => RenditionReport[];
   now?: () => number;
@@ -106,6 +111,16 @@ export class RenditionWindow {
     this.name = opts.name;
     this.segmenter = new Segmenter(opts.segmentSeconds);
     this.now = opts.now ?? Date.now;
+    if (opts.continueFrom) {
+      this.nextMsn = opts.continueFrom.msn;
+      this.nextPartId = opts.continueFrom.partId;
+      this.pendingDiscontinuity = true;
+    }
+  }
+
+  /** The next media sequence number and part ID (where a later session of this stream goes on). */
+  get nextNumbers(): { msn: number; partId: number } {
+    return { msn: this.nextMsn, partId: this.nextPartId };
   }
 
   /** URI of the current run's init segment (relative to the media playlist). */

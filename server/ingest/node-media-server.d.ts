@@ -36,6 +36,7 @@ declare module 'node-media-server' {
     publishGraceMs: number;
     postPlay(session: NmsSubscriber): string | null;
     donePlay(session: NmsSubscriber): void;
+    donePublish(session: NmsSession): void;
   }
 
   export default class NodeMediaServer {

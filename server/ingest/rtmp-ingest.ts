@@ -41,6 +41,11 @@ export interface IngestPublish {
   onClose(listener: () => void): void;
   /** Disconnects the publisher. */
   kick(): void;
+  /**
+   * Disconnects the publisher and makes NMS forget it at once, so that another publisher may take
+   * its path in the same tick (takeover: NMS would refuse the newcomer while the old one is known).
+   */
+  release(): void;
 }
 
 /** One reader of a publish's FLV. */
@@ -209,6 +214,10 @@ export class RtmpIngest {
         else session.socket.once('close', listener);
       },
       kick: () => session.close(),
+      release: () => {
+        session.broadcast.donePublish(session);
+        session.close();
+      },
     };
   }
 }

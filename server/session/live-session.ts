@@ -107,7 +107,11 @@ export class LiveSession {
   private watchdog: NodeJS.Timeout | undefined;
   private runs = 0;
 
-  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps) {
+  private readonly continueFrom: { msn: number; partId: number } | undefined;
+
+  /** `continueFrom`: the numbering of the previous session of this name, to go on from. */
+  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps, continueFrom?: { msn: number; partId: number }) {
+    this.continueFrom = continueFrom;
     this.name = name;
     this.profileName = profileName;
     this.profile = profile;
@@ -152,7 +156,7 @@ export class LiveSession {
     this.clearTimers();
     if (previous) {
       this.log.warn({ remoteAddress: publish.remoteAddress, previous: previous.remoteAddress }, 'publisher taken over');
-      previous.kick();
+      previous.release();
     }
     this.log.info({ remoteAddress: publish.remoteAddress, profile: this.profileName, reconnect: this.packager !== undefined }, 'publish accepted');
     if (this.state === 'reconnecting') this.state = this.packager?.ready ? 'live' : 'starting';
@@ -234,7 +238,7 @@ export class LiveSession {
 
   private createPackager(source: SourceInfo): void {
     this.ladder = buildLadder(this.profile, source);
-    this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`) }, 'ladder chosen');
+    this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`), continueFrom: this.continueFrom }, 'ladder chosen');
     const packager = new StreamPackager(this.ladder, {
       epoch: this.epoch,
       segmentSeconds: this.profile.segmentSeconds,
@@ -242,6 +246,7 @@ export class LiveSession {
       graceSegments: CDN_GRACE_SEGMENTS,
       // ffmpeg's output timeline starts at its first input frame: pin it to when that frame was live here.
       anchor: () => this.run?.subscription.anchor(),
+      continueFrom: this.continueFrom,
     });
     this.packager = packager;
     const stopWatching = [...packager.renditions.values()].map((w) =>

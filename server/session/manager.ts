@@ -75,7 +75,8 @@ export class SessionManager {
       return 'the server is at its media memory limit';
     }
     const profileName = stream.profile ?? this.opts.defaultProfile;
-    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps);
+    // A stream that was live before goes on numbering where it stopped (URIs differ by epoch anyway).
+    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, current?.packager?.nextNumbers);
     this.sessions.set(stream.name, session);
     session.attach(publish);
     return null;

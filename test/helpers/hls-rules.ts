@@ -39,6 +39,7 @@ function attrs(line: string): Record<string, string> {
 
 /** Parses a media playlist. */
 export function parseMediaPlaylist(text: string): ParsedPlaylist {
+  if (!text.startsWith('#EXTM3U\n')) throw new Error(`not a playlist: ${text.slice(0, 120)}`);
   const p: ParsedPlaylist = { version: 0, targetDuration: 0, mediaSequence: 0, serverControl: {}, segments: [], openParts: [], reports: [], skipped: 0, ended: false };
   let parts: ParsedPart[] = [];
   let duration = 0;

@@ -1,0 +1,184 @@
+// Fault injection with real processes. During each scenario a crawler polls every playlist every
+// 250 ms and fetches every listed piece: no listed URL may answer 404, the media sequence never
+// goes back, a URL's bytes never change. Sources are 640x360 so only the 360p rung is encoded and
+// the two cores are not the bottleneck.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crawl } from '../helpers/crawler.js';
+import { parseMediaPlaylist } from '../helpers/hls-rules.js';
+import { ffmpegChildren, get, killAll, publish, sleep, startServer, tempFile, waitFor, type ServerHandle } from '../helpers/processes.js';
+
+const GRACE_S = 4;
+const KEYS = { crash: 'sk_crash_0123456789ab', back: 'sk_back_01234567890ab', late: 'sk_late_01234567890ab', take: 'sk_take_01234567890ab' };
+const SMALL = { size: '640x360', seconds: 300 } as const;
+
+/** Newest part ID listed in a rendition's playlist. */
+async function newestPart(url: string): Promise<string | undefined> {
+  const p = parseMediaPlaylist((await get(url)).text);
+  return (p.openParts.at(-1) ?? p.segments.at(-1)?.parts.at(-1))?.uri;
+}
+
+async function api(server: ServerHandle, name: string): Promise<Record<string, unknown> | undefined> {
+  const body = JSON.parse((await get(`${server.http}/api/streams`)).text) as { streams: Array<Record<string, unknown>> };
+  return body.streams.find((s) => s.name === name);
+}
+
+describe('streams that survive the real world', () => {
+  let server: ServerHandle;
+
+  beforeAll(async () => {
+    const config = tempFile('origin.json', JSON.stringify({ streams: [{ name: 'take', key: KEYS.take, onDuplicate: 'takeover' }] }));
+    server = await startServer(
+      {
+        ORIGIN_STREAM_KEYS: `crash:${KEYS.crash},back:${KEYS.back},late:${KEYS.late},take:${KEYS.take}`,
+        ORIGIN_RECONNECT_GRACE: String(GRACE_S),
+      },
+      ['--config', config],
+    );
+  });
+
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+    killAll();
+  });
+
+  const ready = (name: string) => waitFor(`${name} playable`, async () => (await get(`${server.http}/live/${name}/master.m3u8`)).status === 200, 30_000, 100);
+
+  it('kill -9 of a live ffmpeg: restarted, new parts within 3 s, playlists continue after a discontinuity', async () => {
+    const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
+    try {
+      await ready('crash');
+      const c = crawl(`${server.http}/live/crash`);
+      await sleep(3000);
+      const [pid] = ffmpegChildren(server.proc.pid!);
+      expect(pid).toBeGreaterThan(0);
+      const before = await newestPart(`${server.http}/live/crash/360p/index.m3u8`);
+      process.kill(pid!, 'SIGKILL');
+      const killedAt = Date.now();
+      // the first new part after the crash sits behind a discontinuity with a new init segment
+      await waitFor('a part of the new run', async () => {
+        const text = (await get(`${server.http}/live/crash/360p/index.m3u8`)).text;
+        return text.includes('#EXT-X-DISCONTINUITY') && (await newestPart(`${server.http}/live/crash/360p/index.m3u8`)) !== before && /DISCONTINUITY\n#EXT-X-MAP[^\n]*\n(#EXT-X-PROGRAM-DATE-TIME[^\n]*\n)?#EXT-X-PART/.test(text);
+      }, 10_000, 50);
+      const backMs = Date.now() - killedAt;
+      console.log(`kill -9: new parts ${backMs} ms after the crash`);
+      expect(backMs).toBeLessThan(3000);
+      await sleep(4000);
+      const report = await c.stop();
+      expect(report.violations).toEqual([]);
+      expect(report.fetched).toBeGreaterThan(20);
+      expect(report.endlists.size).toBe(0);
+      const s = await api(server, 'crash');
+      expect(s).toMatchObject({ live: true, state: 'live', restarts: 1 });
+      expect((s!.lastFailure as { signal: string }).signal).toBe('SIGKILL');
+      expect(ffmpegChildren(server.proc.pid!)).toHaveLength(1);
+    } finally {
+      await pub.stop();
+    }
+  }, 60_000);
+
+  it('publisher drops and comes back within the grace: same playlists, media sequence goes on, a discontinuity marks the join', async () => {
+    const first = publish(`${server.rtmp}/live/${KEYS.back}`, SMALL);
+    await ready('back');
+    const c = crawl(`${server.http}/live/back`);
+    await sleep(3000);
+    const seqBefore = parseMediaPlaylist((await get(`${server.http}/live/back/360p/index.m3u8`)).text);
+    await first.stop();
+    await sleep(1500);
+    expect(await api(server, 'back')).toMatchObject({ live: true, state: 'reconnecting' });
+    expect(ffmpegChildren(server.proc.pid!)).toHaveLength(0);
+    const second = publish(`${server.rtmp}/live/${KEYS.back}`, SMALL);
+    try {
+      await waitFor('segments of the new publish', async () => {
+        const p = parseMediaPlaylist((await get(`${server.http}/live/back/360p/index.m3u8`)).text);
+        return p.segments.some((s, i) => i > 0 && s.msn > seqBefore.mediaSequence + seqBefore.segments.length) && (await get(`${server.http}/live/back/360p/index.m3u8`)).text.includes('#EXT-X-DISCONTINUITY');
+      }, 20_000, 200);
+      await sleep(2000);
+      const report = await c.stop();
+      expect(report.violations).toEqual([]);
+      expect(report.endlists.size).toBe(0);
+      expect(report.discontinuities).toBeGreaterThanOrEqual(1);
+      const after = parseMediaPlaylist((await get(`${server.http}/live/back/360p/index.m3u8`)).text);
+      expect(after.mediaSequence).toBeGreaterThanOrEqual(seqBefore.mediaSequence);
+      expect(await api(server, 'back')).toMatchObject({ live: true, state: 'live' });
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+
+  it('publisher comes back after the grace: the old playlists end with ENDLIST, a new session goes on numbering', async () => {
+    const first = publish(`${server.rtmp}/live/${KEYS.late}`, SMALL);
+    await ready('late');
+    const c = crawl(`${server.http}/live/late`);
+    await sleep(2000);
+    const oldText = (await get(`${server.http}/live/late/360p/index.m3u8`)).text;
+    const oldEpoch = /URI="init-([a-z0-9]+)/.exec(oldText)![1];
+    await first.stop();
+    await waitFor('ENDLIST after the grace', async () => (await get(`${server.http}/live/late/360p/index.m3u8`)).text.includes('#EXT-X-ENDLIST'), (GRACE_S + 4) * 1000, 100);
+    expect(await api(server, 'late')).toMatchObject({ live: false, state: 'ended' });
+    const endedSeq = parseMediaPlaylist((await get(`${server.http}/live/late/360p/index.m3u8`)).text);
+    const second = publish(`${server.rtmp}/live/${KEYS.late}`, SMALL);
+    try {
+      await waitFor('the new session', async () => {
+        const res = await get(`${server.http}/live/late/360p/index.m3u8`);
+        return res.status === 200 && !res.text.includes('#EXT-X-ENDLIST') && !res.text.includes(oldEpoch!) && parseMediaPlaylist(res.text).segments.length > 0;
+      }, 20_000, 200);
+      const fresh = parseMediaPlaylist((await get(`${server.http}/live/late/360p/index.m3u8`)).text);
+      expect(fresh.mediaSequence).toBeGreaterThan(endedSeq.mediaSequence + endedSeq.segments.length - 1);
+      await sleep(1000);
+      const report = await c.stop();
+      expect(report.violations).toEqual([]);
+      expect(report.endlists.has('360p')).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+
+  it('takeover policy: a second publisher with the right key replaces the first, the playlists go on', async () => {
+    const first = publish(`${server.rtmp}/live/${KEYS.take}`, SMALL);
+    await ready('take');
+    const c = crawl(`${server.http}/live/take`);
+    await sleep(2000);
+    const second = publish(`${server.rtmp}/live/${KEYS.take}`, SMALL);
+    try {
+      const firstCode = await Promise.race([first.exited, sleep(8000).then(() => 'still running')]);
+      expect(firstCode).not.toBe('still running'); // the first publisher was disconnected
+      expect(server.logs().some((l) => l.msg === 'publisher taken over' && l.stream === 'take')).toBe(true);
+      await waitFor('parts after the takeover', async () => /DISCONTINUITY/.test((await get(`${server.http}/live/take/360p/index.m3u8`)).text), 15_000, 200);
+      await sleep(2000);
+      expect(second.proc.exitCode).toBeNull();
+      const report = await c.stop();
+      expect(report.violations).toEqual([]);
+      expect(report.endlists.size).toBe(0);
+      expect(ffmpegChildren(server.proc.pid!)).toHaveLength(1);
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+  }, 60_000);
+});
+
+describe('no orphans', () => {
+  afterAll(() => killAll());
+
+  it('SIGKILL of the server: its ffmpeg exits by itself (stdin closes)', async () => {
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash}` });
+    const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
+    try {
+      await waitFor('playable', async () => (await get(`${server.http}/live/crash/master.m3u8`)).status === 200, 30_000);
+      const [pid] = ffmpegChildren(server.proc.pid!);
+      expect(pid).toBeGreaterThan(0);
+      await server.stop('SIGKILL');
+      const alive = () => {
+        try {
+          process.kill(pid!, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor('the orphaned ffmpeg to exit', () => !alive(), 5000, 50);
+    } finally {
+      await pub.stop();
+    }
+  }, 60_000);
+});
