@@ -2,6 +2,7 @@
 // 250 ms and fetches every listed piece: no listed URL may answer 404, the media sequence never
 // goes back, a URL's bytes never change. Sources are 640x360 so only the 360p rung is encoded and
 // the two cores are not the bottleneck.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crawl } from '../helpers/crawler.js';
 import { parseMediaPlaylist } from '../helpers/hls-rules.js';
@@ -179,6 +180,80 @@ describe('no orphans', () => {
       await waitFor('the orphaned ffmpeg to exit', () => !alive(), 5000, 50);
     } finally {
       await pub.stop();
+    }
+  }, 60_000);
+});
+
+describe('failures and limits', () => {
+  afterAll(() => killAll());
+
+  it('a stalled ffmpeg (SIGSTOP) is killed after 3 segment durations and restarted', async () => {
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash}` });
+    const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
+    try {
+      await waitFor('playable', async () => (await get(`${server.http}/live/crash/master.m3u8`)).status === 200, 30_000);
+      const [pid] = ffmpegChildren(server.proc.pid!);
+      process.kill(pid!, 'SIGSTOP');
+      const stoppedAt = Date.now();
+      await waitFor('the stall to be noticed', () => server.logs().some((l) => l.msg === 'ffmpeg stalled: no output while input arrives; killing it'), 12_000, 100);
+      const noticedMs = Date.now() - stoppedAt;
+      expect(noticedMs).toBeGreaterThanOrEqual(5000);
+      await waitFor('a new ffmpeg', () => ffmpegChildren(server.proc.pid!).some((p) => p !== pid), 5000, 100);
+      const before = await newestPart(`${server.http}/live/crash/360p/index.m3u8`);
+      await waitFor('new parts', async () => (await newestPart(`${server.http}/live/crash/360p/index.m3u8`)) !== before, 5000, 100);
+      const s = await api(server, 'crash');
+      expect(s).toMatchObject({ state: 'live', restarts: 1 });
+      expect((s!.lastFailure as { hint: string }).hint).toContain('overloaded');
+    } finally {
+      await pub.stop();
+      await server.stop('SIGKILL');
+    }
+  }, 60_000);
+
+  it('an ffmpeg that keeps failing marks the stream failed, with exit code, stderr and a hint', async () => {
+    // A stand-in for an ffmpeg that cannot decode the source (HEVC from OBS 30+): it answers
+    // -version (and fluent-ffmpeg's capability queries) like the real one and fails every run the way
+    // ffmpeg 5.1 does.
+    const fake = tempFile('ffmpeg', `#!/bin/sh\ncase "$*" in *-version*|*-formats*|*-encoders*|*-codecs*|*-filters*) exec ffmpeg "$@";; esac\necho "[flv @ 0x1] Video codec 12 is not implemented." >&2\necho "Decoder (codec hevc) not found for input stream #0:0" >&2\nexit 1\n`);
+    execFileSync('chmod', ['+x', fake]);
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash}`, FFMPEG_PATH: fake });
+    const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
+    try {
+      await waitFor('the stream to fail', async () => (await api(server, 'crash'))?.state === 'failed', 40_000, 250);
+      const s = (await api(server, 'crash'))!;
+      expect(s.live).toBe(false);
+      const failure = s.lastFailure as { code: number; stderr: string[]; hint: string };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.join('\n')).toContain('Decoder (codec hevc) not found');
+      expect(failure.hint).toContain('H.264');
+      const failed = server.logs().find((l) => String(l.msg).startsWith('stream failed'));
+      expect(failed).toMatchObject({ stream: 'crash', level: 50 });
+      expect(String(failed!.msg)).toContain('ffmpeg exited with code 1');
+      expect(server.logs().filter((l) => l.msg === 'restarting ffmpeg').length).toBe(5);
+      // the publisher is let go, so OBS's own reconnect gets a fresh session
+      await waitFor('publisher disconnected', () => pub.proc.exitCode !== null, 5000);
+    } finally {
+      await pub.stop();
+      await server.stop('SIGKILL');
+    }
+  }, 60_000);
+
+  it('refuses a publisher beyond ORIGIN_MAX_STREAMS with a clear log line, leaving the live one alone', async () => {
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash},back:${KEYS.back}`, ORIGIN_MAX_STREAMS: '1' });
+    const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
+    try {
+      await waitFor('playable', async () => (await get(`${server.http}/live/crash/master.m3u8`)).status === 200, 30_000);
+      const extra = publish(`${server.rtmp}/live/${KEYS.back}`, SMALL);
+      const code = await Promise.race([extra.exited, sleep(8000).then(() => 'still running')]);
+      await extra.stop();
+      expect(code).not.toBe('still running');
+      expect(server.logs().find((l) => l.msg === 'publisher refused: live stream limit reached (ORIGIN_MAX_STREAMS)')).toMatchObject({ stream: 'back', maxStreams: 1 });
+      expect(await api(server, 'back')).toBeUndefined();
+      expect(await api(server, 'crash')).toMatchObject({ live: true });
+      expect(pub.proc.exitCode).toBeNull();
+    } finally {
+      await pub.stop();
+      await server.stop('SIGKILL');
     }
   }, 60_000);
 });
