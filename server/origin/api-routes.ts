@@ -37,6 +37,7 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
         watchUrl: `${base}/watch/${s.name}`,
         renditions: s.packager?.summary() ?? [],
         restarts: s.restarts,
+        memoryBytes: s.memoryBytes,
         ...(s.lastFailure ? { lastFailure: s.lastFailure } : {}),
       })),
     };
