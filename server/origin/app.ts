@@ -3,6 +3,7 @@
  * who is at fault: a client's mistake is 4xx, never 500, and a 5xx body never leaks internals.
  */
 import { STATUS_CODES } from 'node:http';
+import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
@@ -38,8 +39,14 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
-  app.addHook('onRequest', async (_req, reply) => {
-    reply.header('access-control-allow-origin', '*');
+  // CORS for players on other origins: simple GETs, and preflights for Range requests.
+  await app.register(fastifyCors, {
+    origin: '*',
+    methods: ['GET', 'HEAD', 'OPTIONS'],
+    allowedHeaders: ['Range', 'If-None-Match', 'If-Modified-Since', 'If-Range'],
+    exposedHeaders: ['Content-Length', 'Content-Range', 'Age', 'ETag', 'Date'],
+    maxAge: 86400,
+    strictPreflight: false,
   });
   // A miss on a media path may be an upcoming segment: a CDN must not remember it for long.
   app.addHook('onSend', async (req, reply, payload) => {
@@ -68,6 +75,11 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.slice(0, MAX_ECHO)}` });
+  });
+
+  // CONNECT is not routed by Fastify; without this Node just drops the socket.
+  app.server.on('connect', (_req: unknown, socket: import('node:stream').Duplex) => {
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
   await app.register(mediaRoutes, { sessions: opts.sessions });

@@ -15,6 +15,12 @@ export const CACHE_CONTROL = {
   /** A live playlist changes every segment; 1 s is at most half the 2 s target duration. */
   playlist: 'public, max-age=1',
   /**
+   * A playlist with ENDLIST never changes again... unless the streamer goes live again under the
+   * same name after the reconnect grace, and the playlist URL is the same then. 30 s: a CDN keeps
+   * the ended stream for its late viewers, and a comeback is seen by everyone within 30 s.
+   */
+  endedPlaylist: 'public, max-age=30',
+  /**
    * A playlist answered to a blocking request (`_HLS_msn`): it contains segment/part N, which stays
    * true, so a CDN may serve it to every player asking for N (they coalesce); 3 target durations.
    */
@@ -30,12 +36,12 @@ export const CACHE_CONTROL = {
 } as const;
 
 /** Every kind of response the origin gives. */
-export type ResponseKind = 'playlist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page';
+export type ResponseKind = 'playlist' | 'endedPlaylist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page';
 
 /** The headers of a response kind. */
 export function cacheHeaders(kind: ResponseKind): Record<string, string> {
   const headers: Record<string, string> = { 'cache-control': CACHE_CONTROL[kind] };
-  if (kind === 'playlist' || kind === 'blockingPlaylist') headers['content-type'] = CONTENT_TYPE.playlist;
+  if (kind === 'playlist' || kind === 'endedPlaylist' || kind === 'blockingPlaylist') headers['content-type'] = CONTENT_TYPE.playlist;
   else if (kind === 'media') headers['content-type'] = CONTENT_TYPE.media;
   return headers;
 }

@@ -4,7 +4,7 @@
  * per request). Params are validated by schema, so `..`, encoded dots, slashes or NUL never reach
  * anything (400), and a miss is a JSON 404.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
@@ -13,6 +13,7 @@ import type { MediaPiece } from '../hls/rendition.js';
 import { decide } from '../hls/blocking.js';
 import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
 import { cacheHeaders, type ResponseKind } from './cache-policy.js';
+import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
@@ -25,13 +26,42 @@ const Directives = Type.Object({
   _HLS_skip: Type.Optional(Type.Union([Type.Literal('YES'), Type.Literal('v2')])),
 });
 
-/** Sends a piece from memory with its precomputed validators. */
-function sendPiece(reply: FastifyReply, piece: MediaPiece, kind: ResponseKind): FastifyReply {
-  return reply
-    .headers(cacheHeaders(kind))
-    .header('etag', piece.etag)
-    .header('last-modified', piece.lastModified)
-    .send(piece.body);
+/**
+ * Sends a piece from memory with its precomputed validators: 304 for a cached copy, a compressed
+ * copy of a playlist when asked (made once per piece), a byte range of a media piece.
+ */
+function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, kind: ResponseKind): FastifyReply {
+  reply.headers(cacheHeaders(kind)).header('last-modified', piece.lastModified);
+  let body = piece.body;
+  let etag = piece.etag;
+  const isPlaylist = kind !== 'media';
+  if (isPlaylist) {
+    reply.header('vary', 'Accept-Encoding');
+    const coding = pickEncoding(req.headers['accept-encoding']);
+    if (coding) {
+      ({ body, etag } = encodedBody(piece, coding));
+      reply.header('content-encoding', coding);
+    }
+  } else {
+    reply.header('accept-ranges', 'bytes');
+  }
+  reply.header('etag', etag);
+  if (notModified(req.headers['if-none-match'], req.headers['if-modified-since'], etag, piece.lastModified)) {
+    return reply.code(304).send();
+  }
+  if (!isPlaylist) {
+    const ifRange = req.headers['if-range'];
+    const range = ifRange === undefined || ifRange === etag ? parseRange(req.headers.range, body.length) : undefined;
+    if (range === 'unsatisfiable') {
+      return reply.code(416).header('content-range', `bytes */${body.length}`).header('content-type', 'application/json; charset=utf-8')
+        .send({ error: 'Range Not Satisfiable', code: 'ERR_RANGE', message: `the piece has ${body.length} bytes` });
+    }
+    if (range) {
+      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
+      body = body.subarray(range.start, range.end + 1);
+    }
+  }
+  return reply.send(body);
 }
 
 /** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
@@ -56,7 +86,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
   api.get('/live/:name/master.m3u8', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
     const master = sessionOf(req.params.name).packager?.master();
     if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
-    return sendPiece(reply, master, 'playlist');
+    return sendPiece(req, reply, master, 'playlist');
   });
 
   api.get(
@@ -77,7 +107,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
       }
       const playlist = window.playlist(skip !== undefined);
       if (!playlist) throw new ERR_STREAM_NOT_READY(req.params.name);
-      return sendPiece(reply, playlist, msn !== undefined ? 'blockingPlaylist' : 'playlist');
+      return sendPiece(req, reply, playlist, window.isEnded ? 'endedPlaylist' : msn !== undefined ? 'blockingPlaylist' : 'playlist');
     },
   );
 
@@ -98,7 +128,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
         }
       }
       if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${uri}`);
-      return sendPiece(reply, piece, 'media');
+      return sendPiece(req, reply, piece, 'media');
     },
   );
 };
