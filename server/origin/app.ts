@@ -48,16 +48,17 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     maxAge: 86400,
     strictPreflight: false,
   });
-  // A miss on a media path may be an upcoming segment: a CDN must not remember it for long.
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode >= 400 && req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
-    return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
-  });
+  // Per-request logs only at debug (a busy origin must not flood its logs); the hook is not even
+  // installed otherwise, to keep the hot path short.
+  if (opts.logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // A miss on a media path may be an upcoming segment: a CDN must not remember it for long.
+    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
     if (err.validation) {
       return reply.code(400).send({ error: 'Bad Request', code: 'ERR_BAD_REQUEST', message: `invalid ${err.validationContext ?? 'request'}: ${err.message}`.slice(0, 300) });
     }
@@ -74,6 +75,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   });
 
   app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
     reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.slice(0, MAX_ECHO)}` });
   });
 

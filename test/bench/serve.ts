@@ -4,11 +4,12 @@
  * at 64 and 256 connections. Ratios to nginx are what compare (2 shared cores: wrk, the server
  * under test and nothing else run during a measurement). Bounded: 8 cases x 2 rounds x 6 s.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
+import { get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
+import { startNginx } from '../helpers/nginx.js';
 
 const NAME = 'bench';
 const KEY = 'sk_serve_0123456789abcd';
@@ -28,18 +29,9 @@ function wrk(url: string, connections: number): WrkResult {
   };
 }
 
-async function startNginx(root: string): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'lo-nginx-'));
-  const conf = join(dir, 'nginx.conf');
-  // As root, nginx's workers would run as nobody and could not read our 0700 temp dirs.
-  writeFileSync(conf, `${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
+/** nginx serving `root` from disk with the origin's headers (sendfile, one worker). */
+function startStaticNginx(root: string): ReturnType<typeof startNginx> {
+  return startNginx((port) => `
   sendfile on;
   tcp_nopush on;
   types { application/vnd.apple.mpegurl m3u8; video/mp4 m4s mp4; }
@@ -48,13 +40,7 @@ http {
     root ${root};
     location ~ \\.m3u8$ { add_header Cache-Control "public, max-age=1"; add_header Access-Control-Allow-Origin *; }
     location ~ \\.(m4s|mp4)$ { add_header Cache-Control "public, max-age=31536000, immutable"; add_header Access-Control-Allow-Origin *; }
-  }
-}
-`);
-  const proc = spawn('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('nginx', async () => (await fetch(url).catch(() => null)) !== null, 5000);
-  return { url, stop: () => proc.kill('SIGTERM') };
+  }`);
 }
 
 // One worker process each: the origin is one Node process, nginx gets one worker to match.
@@ -78,7 +64,7 @@ try {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), body);
   }
-  nginx = await startNginx(root);
+  nginx = await startStaticNginx(root);
   const cases: Array<[string, string]> = [['segment', `/live/${NAME}/720p/${segUri}`], ['playlist', `/live/${NAME}/720p/index.m3u8`]];
   const rows: string[] = [];
   for (const [what, path] of cases) {

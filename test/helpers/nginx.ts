@@ -20,11 +20,12 @@ export function nginxUnavailable(): string | undefined {
   return reason;
 }
 
-/** Starts a caching proxy to `origin`; returns its URL and a stop function (kills by PID). */
-export async function startCachingProxy(origin: string): Promise<{ url: string; proc: ChildProcess; stop: () => void }> {
+/** Starts Debian's nginx (one worker) with `server` as its server block; kills it by PID on stop. */
+export async function startNginx(server: (port: number, dir: string) => string): Promise<{ url: string; proc: ChildProcess; stop: () => void }> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'lo-cdn-'));
+  const dir = mkdtempSync(join(tmpdir(), 'lo-nginx-'));
   const conf = join(dir, 'nginx.conf');
+  // As root, nginx's workers would run as nobody and could not read our 0700 temp dirs.
   writeFileSync(conf, `${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -32,9 +33,21 @@ error_log ${dir}/error.log warn;
 events { worker_connections 2048; }
 http {
   access_log off;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=hls:10m max_size=1g inactive=10m use_temp_path=off;
   proxy_temp_path ${dir}/tmp;
   client_body_temp_path ${dir}/body;
+${server(port, dir)}
+}
+`);
+  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('nginx to listen', async () => (await fetch(url).catch(() => null)) !== null, 10_000);
+  return { url, proc, stop: () => proc.exitCode === null && proc.kill('SIGTERM') };
+}
+
+/** Starts a caching proxy to `origin`. */
+export function startCachingProxy(origin: string): ReturnType<typeof startNginx> {
+  return startNginx((port, dir) => `
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=hls:10m max_size=1g inactive=10m use_temp_path=off;
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -49,11 +62,5 @@ http {
       proxy_read_timeout 15s;
       add_header X-Cache $upstream_cache_status always;
     }
-  }
-}
-`);
-  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('nginx to listen', async () => (await fetch(`${url}/healthz`).catch(() => null)) !== null, 10_000);
-  return { url, proc, stop: () => proc.exitCode === null && proc.kill('SIGTERM') };
+  }`);
 }
