@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000 },
   );
   const ingest = new RtmpIngest({ port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask });
-  const app = await buildOrigin({ logger, sessions, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls });
+  const app = await buildOrigin({ logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls });
 
   closeWithGrace({ delay: 8000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');

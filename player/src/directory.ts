@@ -1,7 +1,9 @@
-// The directory page: live streams from /api/streams, refreshed every few seconds.
+// The directory page: live streams as cards (thumbnail, name, uptime), updated live from the
+// server's events (SSE), with the OBS settings when nothing is live.
 interface StreamInfo {
   name: string;
   live: boolean;
+  state: string;
   startedAt: string;
   renditions: Array<{ name: string; width: number; height: number }>;
 }
@@ -9,6 +11,7 @@ interface StreamInfo {
 const list = document.getElementById('streams') as HTMLUListElement;
 const empty = document.getElementById('empty') as HTMLElement;
 (document.getElementById('rtmp-url') as HTMLElement).textContent = `rtmp://${location.hostname}:1935/live`;
+let streams: StreamInfo[] = [];
 
 function uptime(since: string): string {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
@@ -17,30 +20,54 @@ function uptime(since: string): string {
   return h ? `${h} h ${m} min` : m ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
+/** Thumbnails change every 10 s; one URL per 10 s window keeps them cacheable for a CDN. */
+function thumbnailUrl(name: string): string {
+  return `/live/${encodeURIComponent(name)}/thumbnail.jpg?t=${Math.floor(Date.now() / 10_000)}`;
+}
+
+function render(): void {
+  const live = streams.filter((s) => s.live);
+  const cards = new Map([...list.querySelectorAll<HTMLLIElement>('li.card')].map((li) => [li.dataset.name!, li]));
+  const next = live.map((s) => {
+    let li = cards.get(s.name);
+    if (!li) {
+      li = document.createElement('li');
+      li.className = 'card';
+      li.dataset.name = s.name;
+      li.innerHTML = `<a><img alt="" loading="lazy"><span class="badge">LIVE</span> <strong></strong><br><span class="muted"></span></a>`;
+      const a = li.querySelector('a')!;
+      a.href = `/watch/${encodeURIComponent(s.name)}`;
+      li.querySelector('strong')!.textContent = s.name;
+      const img = li.querySelector('img')!;
+      img.alt = `Current picture of ${s.name}`;
+      img.addEventListener('error', () => (img.style.visibility = 'hidden'));
+      img.addEventListener('load', () => (img.style.visibility = 'visible'));
+    }
+    const img = li.querySelector('img')!;
+    const url = thumbnailUrl(s.name);
+    if (img.getAttribute('src') !== url) img.src = url;
+    const top = s.renditions[0];
+    li.querySelector('.muted')!.textContent = `${s.state === 'reconnecting' ? 'reconnecting · ' : ''}${uptime(s.startedAt)}${top ? ` · up to ${top.height}p` : ''}`;
+    return li;
+  });
+  list.replaceChildren(...next);
+  empty.hidden = live.length > 0;
+}
+
 async function refresh(): Promise<void> {
   try {
     const res = await fetch('/api/streams', { cache: 'no-store' });
-    const { streams } = (await res.json()) as { streams: StreamInfo[] };
-    const live = streams.filter((s) => s.live);
-    list.replaceChildren(
-      ...live.map((s) => {
-        const li = document.createElement('li');
-        li.className = 'card';
-        const a = document.createElement('a');
-        a.href = `/watch/${encodeURIComponent(s.name)}`;
-        const top = s.renditions[0];
-        a.innerHTML = `<span class="badge">LIVE</span> <strong></strong><br><span class="muted"></span>`;
-        a.querySelector('strong')!.textContent = s.name;
-        a.querySelector('.muted')!.textContent = `${uptime(s.startedAt)}${top ? ` · up to ${top.height}p` : ''}`;
-        li.append(a);
-        return li;
-      }),
-    );
-    empty.hidden = live.length > 0;
+    streams = ((await res.json()) as { streams: StreamInfo[] }).streams;
+    render();
   } catch {
-    // the server restarts or the network blips: the next refresh will tell
+    // the server restarts or the network blips: the next event or refresh will tell
   }
 }
 
+// Server events say when a stream starts, becomes playable or ends; EventSource reconnects by itself.
+const events = new EventSource('/api/events');
+for (const type of ['stream.started', 'stream.ready', 'stream.ended', 'stream.failed']) events.addEventListener(type, () => void refresh());
+events.addEventListener('open', () => void refresh());
 void refresh();
-setInterval(refresh, 3000);
+setInterval(render, 1000); // uptime and thumbnails
+setInterval(refresh, 30_000); // in case an event was missed

@@ -1,98 +1,225 @@
-// The watch page: hls.js plays /live/<name>/master.m3u8 with a quality menu (Auto + every rendition)
-// that shows what is playing. Safari plays the same URL natively.
-import Hls from 'hls.js';
+// The watch and embed pages: hls.js plays /live/<name>/master.m3u8 with live settings read from
+// the stream's playlists, custom controls, a quality menu, a stats overlay, and the states a live
+// stream goes through (waiting, playing, ended, back again) without a page reload.
+// Safari plays the same URL natively.
+import Hls, { type ErrorData } from 'hls.js';
+import { StatsGraph } from './stats-graph.js';
 
 const name = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
 const src = `/live/${encodeURIComponent(name)}/master.m3u8`;
-const video = document.getElementById('video') as HTMLVideoElement;
-const status = document.getElementById('status') as HTMLElement;
-const quality = document.getElementById('quality') as HTMLSelectElement;
-const playing = document.getElementById('playing') as HTMLElement;
-const unmute = document.getElementById('unmute') as HTMLButtonElement;
-(document.getElementById('title') as HTMLElement).textContent = name;
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;
+const video = $<HTMLVideoElement>('video')!;
+const status = $('status')!;
+const quality = $<HTMLSelectElement>('quality')!;
+const playing = $('playing')!;
+const playBtn = $<HTMLButtonElement>('play')!;
+const muteBtn = $<HTMLButtonElement>('mute')!;
+const volume = $<HTMLInputElement>('volume')!;
+const liveBtn = $<HTMLButtonElement>('live')!;
+const statsBox = $('stats')!;
+const statsBtn = $<HTMLButtonElement>('stats-toggle')!;
+const fullscreenBtn = $<HTMLButtonElement>('fullscreen')!;
+const graph = new StatsGraph($<HTMLCanvasElement>('graph')!, 60);
+const title = $('title');
+if (title) title.textContent = name;
 document.title = `${name} · live-origin`;
+
+let hls: Hls | undefined;
+/** Bumped on every (re)start, so the loops of an old player stop. */
+let generation = 0;
 
 function setStatus(text: string | null): void {
   status.hidden = text === null;
   status.textContent = text ?? '';
 }
 
-unmute.addEventListener('click', () => {
-  video.muted = !video.muted;
-  unmute.textContent = video.muted ? 'Unmute' : 'Mute';
-});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the master playlist exists (the stream may not have started yet); returns its text. */
-async function waitForStream(): Promise<string> {
+/** Polls until the stream is live: a master playlist whose first media playlist has no ENDLIST. */
+async function waitForLive(gen: number, message: string): Promise<{ master: string; media: string } | undefined> {
   for (;;) {
-    const res = await fetch(src, { cache: 'no-store' }).catch(() => null);
-    if (res?.ok) return res.text();
-    setStatus('Waiting for the stream…');
-    await new Promise((r) => setTimeout(r, 2000));
+    if (gen !== generation) return undefined;
+    const master = await fetch(src, { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);
+    const first = master?.split('\n').find((l) => l && !l.startsWith('#'));
+    if (master && first) {
+      const media = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);
+      if (media && !media.includes('#EXT-X-ENDLIST')) return { master, media };
+    }
+    setStatus(message);
+    await sleep(2000);
   }
 }
 
-/** True when the stream's media playlists offer LL-HLS parts (EXT-X-PART-INF). */
-async function offersParts(master: string): Promise<boolean> {
-  const first = master.split('\n').find((l) => l && !l.startsWith('#'));
-  if (!first) return false;
-  const res = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).catch(() => null);
-  return res?.ok ? (await res.text()).includes('#EXT-X-PART-INF') : false;
-}
-
-function describeLevel(hls: Hls, index: number): string {
-  const l = hls.levels[index];
+function describeLevel(index: number): string {
+  const l = hls?.levels[index];
   return l ? `${l.height}p · ${Math.round(l.bitrate / 1000)} kbit/s` : '';
 }
 
-async function start(): Promise<void> {
-  const master = await waitForStream();
+/** (Re)starts playback once the stream is live; used at load and when a stream comes back. */
+async function start(waitingMessage = 'Waiting for the stream…'): Promise<void> {
+  const gen = ++generation;
+  hls?.destroy();
+  hls = undefined;
+  const live = await waitForLive(gen, waitingMessage);
+  if (!live) return;
   setStatus(null);
   if (!Hls.isSupported()) {
     if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      video.src = src; // Safari / iOS: native HLS
+      video.src = src; // Safari / iOS: native HLS (LL-HLS included)
       quality.disabled = true;
       return;
     }
     setStatus('This browser cannot play HLS.');
     return;
   }
-  // ?lowLatency=0 forces standard HLS (for comparisons, e.g. npm run bench:latency).
-  const lowLatency = new URLSearchParams(location.search).get('lowLatency') !== '0' && (await offersParts(master));
-  const hls = new Hls({
-    // LL-HLS when the playlists carry parts: hls.js then targets PART-HOLD-BACK (0.6 s) behind live
-    // and uses blocking playlist reloads. Without parts, 3 s behind: a whole segment (2 s) is
-    // published when it ends and the playlist is polled every target duration, so 3 s keeps 1-3 s
-    // of buffer. (Any user-set liveSync* option overrides PART-HOLD-BACK in hls.js, so it is only
-    // given without parts.)
+  // LL-HLS when the playlists carry parts (?lowLatency=0 forces standard HLS, for comparisons).
+  const lowLatency = new URLSearchParams(location.search).get('lowLatency') !== '0' && live.media.includes('#EXT-X-PART-INF');
+  const player = new Hls({
+    // With parts, hls.js targets PART-HOLD-BACK (0.6 s) behind live and uses blocking playlist
+    // reloads. Without, 3 s behind: a whole segment (2 s) is published when it ends and the
+    // playlist is polled every target duration, so 3 s keeps 1-3 s of buffer. (Any user-set
+    // liveSync* option overrides PART-HOLD-BACK in hls.js, so it is only given without parts.)
     lowLatencyMode: lowLatency,
     ...(lowLatency ? {} : { liveSyncDuration: 3 }),
     // Catch up by playing up to 1.5x when behind the target (1 would never catch up).
     maxLiveSyncPlaybackRate: 1.5,
     backBufferLength: 30,
   });
-  (window as unknown as { hls: Hls }).hls = hls; // for tests and curious engineers
-  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+  hls = player;
+  (window as unknown as { hls: Hls }).hls = player; // for tests and curious engineers
+  player.on(Hls.Events.MANIFEST_PARSED, () => {
     // hls.js sorts levels by bitrate, lowest first; the menu lists the best first, values are level indexes.
-    const order = hls.levels.map((_, i) => i).sort((a, b) => hls.levels[b]!.bitrate - hls.levels[a]!.bitrate);
-    quality.replaceChildren(new Option('Auto', '-1'), ...order.map((i) => new Option(describeLevel(hls, i), String(i))));
+    const order = player.levels.map((_, i) => i).sort((a, b) => player.levels[b]!.bitrate - player.levels[a]!.bitrate);
+    quality.replaceChildren(new Option('Auto', '-1'), ...order.map((i) => new Option(describeLevel(i), String(i))));
     void video.play().catch(() => setStatus('Press play to start'));
   });
-  hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
-    const auto = hls.autoLevelEnabled;
-    playing.textContent = `${auto ? 'Auto: ' : ''}${describeLevel(hls, data.level)}`;
+  player.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+    playing.textContent = `${player.autoLevelEnabled ? 'Auto: ' : ''}${describeLevel(data.level)}`;
   });
-  hls.on(Hls.Events.ERROR, (_e, data) => {
+  player.on(Hls.Events.ERROR, (_e, data: ErrorData) => {
     if (!data.fatal) return;
-    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) hls.startLoad();
-    else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-    else setStatus(`Playback error: ${data.details}`);
+    // Recover the hls.js way; a stream that is gone brings us back to waiting.
+    if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR || data.details === Hls.ErrorDetails.LEVEL_LOAD_ERROR) {
+      void start('The stream went away; waiting for it to come back…');
+    } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) player.startLoad();
+    else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) player.recoverMediaError();
+    else {
+      setStatus(`Playback failed (${data.details}). Retrying…`);
+      void sleep(3000).then(() => start());
+    }
   });
-  quality.addEventListener('change', () => {
-    hls.currentLevel = Number(quality.value); // -1 = Auto
-  });
-  hls.loadSource(src);
-  hls.attachMedia(video);
+  player.loadSource(src);
+  player.attachMedia(video);
 }
+
+// The stream ended (ENDLIST reached): say so, and resume by itself when it comes back.
+video.addEventListener('ended', () => {
+  setStatus('Stream ended');
+  void start('Stream ended');
+});
+video.addEventListener('playing', () => {
+  clearTimeout(stallTimer);
+  setStatus(null);
+});
+// A publisher that dropped may come back within the server's grace: say what is going on.
+const STALLED = 'The stream paused; waiting for it to continue…';
+let stallTimer: ReturnType<typeof setTimeout> | undefined;
+video.addEventListener('waiting', () => {
+  clearTimeout(stallTimer);
+  stallTimer = setTimeout(() => setStatus(STALLED), 3000);
+});
+// Playback moving again clears the notice (hls.js may skip a gap without a 'playing' event).
+let lastTime = 0;
+setInterval(() => {
+  if (video.currentTime !== lastTime && !video.paused) {
+    clearTimeout(stallTimer);
+    if (status.textContent === STALLED) setStatus(null);
+  }
+  lastTime = video.currentTime;
+}, 500);
+
+quality.addEventListener('change', () => {
+  if (hls) hls.currentLevel = Number(quality.value); // -1 = Auto
+});
+
+function togglePlay(): void {
+  if (video.paused) void video.play();
+  else video.pause();
+}
+function toggleMute(): void {
+  video.muted = !video.muted;
+}
+function goLive(): void {
+  const edge = hls?.liveSyncPosition;
+  if (edge) video.currentTime = edge;
+  void video.play();
+}
+function toggleStats(): void {
+  statsBox.hidden = !statsBox.hidden;
+  statsBtn.setAttribute('aria-pressed', String(!statsBox.hidden));
+}
+function toggleFullscreen(): void {
+  const el = $('player')!;
+  if (document.fullscreenElement) void document.exitFullscreen();
+  else void el.requestFullscreen?.();
+}
+
+playBtn.addEventListener('click', togglePlay);
+muteBtn.addEventListener('click', toggleMute);
+liveBtn.addEventListener('click', goLive);
+statsBtn.addEventListener('click', toggleStats);
+fullscreenBtn.addEventListener('click', toggleFullscreen);
+volume.addEventListener('input', () => {
+  video.volume = Number(volume.value);
+  video.muted = video.volume === 0;
+});
+video.addEventListener('volumechange', () => {
+  // words, not emoji: no emoji font is guaranteed and nothing may load from elsewhere
+  muteBtn.textContent = video.muted ? 'Unmute' : 'Mute';
+  muteBtn.setAttribute('aria-label', video.muted ? 'Unmute (m)' : 'Mute (m)');
+});
+const syncPlay = () => {
+  playBtn.textContent = video.paused ? '▶' : '❚❚';
+  playBtn.setAttribute('aria-label', video.paused ? 'Play (k)' : 'Pause (k)');
+};
+video.addEventListener('play', syncPlay);
+video.addEventListener('pause', syncPlay);
+
+// Keyboard: k/space play-pause, m mute, f fullscreen, s stats, l live (not while typing in a field).
+document.addEventListener('keydown', (e) => {
+  if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.metaKey || e.ctrlKey || e.altKey) return;
+  const actions: Record<string, () => void> = { k: togglePlay, ' ': togglePlay, m: toggleMute, f: toggleFullscreen, s: toggleStats, l: goLive };
+  const action = actions[e.key.toLowerCase()];
+  if (action && !(e.key === ' ' && e.target instanceof HTMLButtonElement)) {
+    e.preventDefault();
+    action();
+  }
+});
+
+/** Once a second: the LIVE badge, the stats overlay and its graph. */
+function tick(): void {
+  const player = hls;
+  if (!player) return;
+  const latency = player.latency;
+  const behind = Number.isFinite(latency) && latency > (player.targetLatency ?? 0) + 1.5;
+  liveBtn.classList.toggle('at-edge', !behind);
+  liveBtn.textContent = behind ? `LIVE −${Math.round(latency)} s` : 'LIVE';
+  const buffered = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
+  const bandwidth = player.bandwidthEstimate;
+  graph.push(bandwidth, Math.max(0, buffered));
+  if (statsBox.hidden) return;
+  const level = player.levels[player.currentLevel];
+  const quality = video.getVideoPlaybackQuality?.();
+  const set = (id: string, text: string) => ($(id)!.textContent = text);
+  set('st-rendition', level ? `${level.name || level.height + 'p'}${player.autoLevelEnabled ? ' (auto)' : ''}` : '–');
+  set('st-resolution', video.videoWidth ? `${video.videoWidth}×${video.videoHeight}` : '–');
+  set('st-bitrate', level ? `${Math.round(level.bitrate / 1000)} kbit/s` : '–');
+  set('st-bandwidth', Number.isFinite(bandwidth) ? `${(bandwidth / 1e6).toFixed(2)} Mbit/s` : '–');
+  set('st-buffer', `${buffered.toFixed(2)} s`);
+  set('st-latency', Number.isFinite(latency) ? `${latency.toFixed(2)} s` : '–');
+  set('st-dropped', quality ? `${quality.droppedVideoFrames} / ${quality.totalVideoFrames}` : '–');
+  graph.draw();
+}
+setInterval(tick, 1000);
 
 void start();

@@ -7,6 +7,7 @@ import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
+import type { StreamEvents } from '../events.js';
 import { mediaRoutes } from './media-routes.js';
 import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
@@ -16,6 +17,7 @@ import { cacheHeaders } from './cache-policy.js';
 export interface OriginOptions {
   logger: Logger;
   sessions: SessionManager;
+  events: StreamEvents;
   publicUrl: string | undefined;
   playerRoot: string;
   /** With a certificate: HTTPS with HTTP/2 (HTTP/1.1 still allowed for old clients and CDNs). */
@@ -85,7 +87,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   });
 
   await app.register(mediaRoutes, { sessions: opts.sessions });
-  await app.register(apiRoutes, { sessions: opts.sessions, publicUrl: opts.publicUrl });
+  await app.register(apiRoutes, { sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events });
   await app.register(playerRoutes, { root: opts.playerRoot });
   return app;
 }

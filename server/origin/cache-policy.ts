@@ -31,6 +31,8 @@ export const CACHE_CONTROL = {
   mediaMiss: 'public, max-age=1',
   /** API answers are per moment, never cached. */
   api: 'no-store',
+  /** A stream's thumbnail is rewritten every 10 s. */
+  thumbnail: 'public, max-age=5',
   /** The player's pages may change on deploy; revalidate. */
   page: 'public, max-age=60',
 } as const;

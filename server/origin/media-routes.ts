@@ -12,7 +12,8 @@ import type { SessionManager } from '../session/manager.js';
 import type { MediaPiece } from '../hls/rendition.js';
 import { decide } from '../hls/blocking.js';
 import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
-import { cacheHeaders, type ResponseKind } from './cache-policy.js';
+import { CACHE_CONTROL, cacheHeaders, type ResponseKind } from './cache-policy.js';
+import { readFile } from 'node:fs/promises';
 import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
@@ -87,6 +88,14 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
     const master = sessionOf(req.params.name).packager?.master();
     if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
     return sendPiece(req, reply, master, 'playlist');
+  });
+
+  api.get('/live/:name/thumbnail.jpg', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
+    const session = sessionOf(req.params.name);
+    // Not the media hot path: a small file ffmpeg rewrites every 10 s, read when asked.
+    const jpeg = session.isLive ? await readFile(session.thumbnailFile).catch(() => undefined) : undefined;
+    if (!jpeg) throw new ERR_NOT_FOUND(`thumbnail of ${req.params.name}`);
+    return reply.header('cache-control', CACHE_CONTROL.thumbnail).type('image/jpeg').send(jpeg);
   });
 
   api.get(

@@ -25,7 +25,8 @@ export const playerRoutes: FastifyPluginAsync<{ root: string }> = async (app, { 
   const page = (file: string) => async (_req: unknown, reply: import('fastify').FastifyReply) =>
     reply.header('cache-control', CACHE_CONTROL.page).sendFile(file);
   app.get('/', page('index.html'));
-  app
-    .withTypeProvider<TypeBoxTypeProvider>()
-    .get('/watch/:name', { schema: { params: Type.Object({ name: Type.String({ pattern: STREAM_NAME_PATTERN }) }) } }, page('watch.html'));
+  const params = { schema: { params: Type.Object({ name: Type.String({ pattern: STREAM_NAME_PATTERN }) }) } };
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/watch/:name', params, page('watch.html'));
+  // A minimal page for iframes: the video and its controls, nothing else.
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/embed/:name', params, page('embed.html'));
 };

@@ -12,6 +12,8 @@
  * the same playlists after an EXT-X-DISCONTINUITY.
  */
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FlvSubscription, IngestPublish } from '../ingest/rtmp-ingest.js';
 import { StreamPackager } from '../hls/packager.js';
@@ -141,6 +143,11 @@ export class LiveSession {
     return this.run?.transcoder.pid;
   }
 
+  /** The stream's thumbnail JPEG, kept up to date by ffmpeg (may not exist yet). */
+  get thumbnailFile(): string {
+    return join(this.deps.runDir, `${this.name}-${this.epoch}.jpg`);
+  }
+
   /** Media bytes held in memory. */
   get memoryBytes(): number {
     return [...(this.packager?.renditions.values() ?? [])].reduce((sum, w) => sum + w.retainedBytes, 0);
@@ -213,6 +220,7 @@ export class LiveSession {
       ladder: this.ladder,
       profile: this.profile,
       logger: this.log,
+      thumbnailFile: this.thumbnailFile,
       onOutput: (rendition, chunk) => {
         if (this.run?.transcoder === transcoder) this.run.lastOutputAt = Date.now();
         try {
@@ -340,6 +348,7 @@ export class LiveSession {
       // and gets a fresh session.
       if (wasLive) this.publish?.kick();
       this.log.info({ reason, restarts: this.restarts }, 'stream ended');
+      await rm(this.thumbnailFile, { force: true });
       this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
     })();
     return this.ending;

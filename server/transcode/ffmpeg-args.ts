@@ -18,14 +18,21 @@ export interface FfmpegPlan {
   inputOptions: string[];
   input: string;
   filterComplex: string;
+  /** fMP4 outputs, one per rendition. */
   outputs: FfmpegOutput[];
+  /** The thumbnail output (a JPEG rewritten every THUMBNAIL_SECONDS), if asked for. */
+  thumbnail?: FfmpegOutput;
 }
+
+/** How often the directory's thumbnail of a stream is refreshed. */
+export const THUMBNAIL_SECONDS = 10;
 
 /** Builds the plan; `target(name)` says where each rendition goes (a unix socket URL). */
 export function buildFfmpegPlan(
   ladder: readonly Rendition[],
   profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'audioSampleRate'>,
   target: (rendition: string) => string,
+  thumbnailFile?: string,
 ): FfmpegPlan {
   const inputOptions = [
     '-hide_banner',
@@ -41,7 +48,8 @@ export function buildFfmpegPlan(
     // and stdin closing, also when our process dies, makes ffmpeg finish and exit).
     '-f', 'flv',
   ];
-  const labels = ladder.map((_, i) => `[s${i}]`).join('');
+  const branches = ladder.length + (thumbnailFile ? 1 : 0);
+  const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
   const chains = ladder.map((r, i) => {
     // fps first: constant frame rate makes the GOP below exactly segmentSeconds long.
     // scale=-2 keeps the source aspect with an even width when we do not know the source size.
@@ -49,7 +57,9 @@ export function buildFfmpegPlan(
     // setsar=1: square pixels, so the player's RESOLUTION is what the picture shows.
     return `[s${i}]fps=${r.fps},${scale}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`;
   });
-  const filterComplex = [`[0:v:0]split=${ladder.length}${labels}`, ...chains].join(';');
+  // The thumbnail branch: one small frame every THUMBNAIL_SECONDS (negligible CPU next to x264).
+  if (thumbnailFile) chains.push(`[s${ladder.length}]fps=1/${THUMBNAIL_SECONDS},scale=320:-2,format=yuvj420p[thumb]`);
+  const filterComplex = [`[0:v:0]split=${branches}${labels}`, ...chains].join(';');
 
   const outputs = ladder.map((r, i): FfmpegOutput => ({
     rendition: r.name,
@@ -87,7 +97,15 @@ export function buildFfmpegPlan(
       '-flush_packets', '1',
     ],
   }));
-  return { inputOptions, input: 'pipe:0', filterComplex, outputs };
+  const thumbnail: FfmpegOutput | undefined = thumbnailFile
+    ? {
+        rendition: 'thumbnail',
+        target: thumbnailFile,
+        // one file, replaced atomically (write + rename): a reader never sees half a JPEG
+        options: ['-map', '[thumb]', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'image2', '-update', '1', '-atomic_writing', '1'],
+      }
+    : undefined;
+  return { inputOptions, input: 'pipe:0', filterComplex, outputs, ...(thumbnail ? { thumbnail } : {}) };
 }
 
 /** The plan as one argument array, exactly as ffmpeg receives it. */
@@ -96,6 +114,6 @@ export function planToArgv(plan: FfmpegPlan): string[] {
     ...plan.inputOptions,
     '-i', plan.input,
     '-filter_complex', plan.filterComplex,
-    ...plan.outputs.flatMap((o) => [...o.options, o.target]),
+    ...[...plan.outputs, ...(plan.thumbnail ? [plan.thumbnail] : [])].flatMap((o) => [...o.options, o.target]),
   ];
 }

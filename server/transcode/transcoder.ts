@@ -41,6 +41,8 @@ export interface TranscoderOptions {
   logger: Logger;
   /** Receives each rendition's fMP4 bytes in order. */
   onOutput: (rendition: string, chunk: Buffer) => void;
+  /** Where ffmpeg keeps the stream's thumbnail JPEG up to date (none without). */
+  thumbnailFile?: string;
 }
 
 const STDERR_LINES = 30;
@@ -50,7 +52,7 @@ const STOP_TIMEOUT_MS = 3000;
 /** The plan as a fluent-ffmpeg command (multi-argument options: a single string with one space would be split). */
 export function buildCommand(plan: FfmpegPlan, ffmpegPath: string, input: Readable): ffmpeg.FfmpegCommand {
   const cmd = ffmpeg().setFfmpegPath(ffmpegPath).input(input).inputOptions(plan.inputOptions).complexFilter(plan.filterComplex);
-  for (const o of plan.outputs) cmd.output(o.target).outputOptions(o.options);
+  for (const o of [...plan.outputs, ...(plan.thumbnail ? [plan.thumbnail] : [])]) cmd.output(o.target).outputOptions(o.options);
   return cmd;
 }
 
@@ -74,7 +76,7 @@ export class Transcoder {
 
   constructor(opts: TranscoderOptions) {
     this.opts = opts;
-    this.plan = buildFfmpegPlan(opts.ladder, opts.profile, (r) => `unix:${this.socketPath(r)}`);
+    this.plan = buildFfmpegPlan(opts.ladder, opts.profile, (r) => `unix:${this.socketPath(r)}`, opts.thumbnailFile);
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 

@@ -15,7 +15,7 @@ beforeAll(async () => {
     { streams: [], profiles: new Map(), defaultProfile: 'default', endedRetentionMs: 1000, maxStreams: 1, maxMediaBytes: 1 },
     { ffmpegPath: 'ffmpeg', runDir: '/tmp', logger, events: new StreamEvents(), reconnectGraceMs: 1000 },
   );
-  app = await buildOrigin({ logger, sessions, publicUrl: 'https://cdn.example.com/', playerRoot: new URL('../../../dist/player', import.meta.url).pathname });
+  app = await buildOrigin({ logger, sessions, events: new StreamEvents(), publicUrl: 'https://cdn.example.com/', playerRoot: new URL('../../../dist/player', import.meta.url).pathname });
   await app.ready();
 });
 afterAll(() => app.close());
