@@ -11,7 +11,7 @@ const source720 = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, video
 
 describe('ffmpeg arguments for the default profile (golden)', () => {
   const profile = profiles.get('default')!;
-  const plan = buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`);
+  const plan = buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`, '/run/lo/studio.jpg');
   const argv = planToArgv(plan);
 
   it('matches the golden argument list', () => {
@@ -31,7 +31,7 @@ describe('ffmpeg arguments for the default profile (golden)', () => {
       expect(opt('-movflags')).toBe('frag_keyframe+empty_moov+default_base_moof');
       expect(opt('-frag_duration')).toBe('200000');
     }
-    expect(plan.filterComplex).toContain('split=3');
+    expect(plan.filterComplex).toContain('split=4'); // 3 renditions + the thumbnail
     expect(plan.filterComplex.match(/fps=30,/g)).toHaveLength(3);
   });
 
