@@ -16,14 +16,14 @@ export function describeAllowed(schema: TSchema): string {
   switch (s.type) {
     case 'integer':
     case 'number': {
-      const kind = s.type === 'integer' ? 'an integer' : 'a number';
+      const kind = s.type === 'integer' ? (s.multipleOf === 2 ? 'an even integer' : 'an integer') : 'a number';
       const min = s.minimum ?? s.exclusiveMinimum;
       const max = s.maximum ?? s.exclusiveMaximum;
       if (min !== undefined && max !== undefined) parts.push(`${kind} from ${min} to ${max}`);
       else if (min !== undefined) parts.push(`${kind} ${s.exclusiveMinimum !== undefined ? '>' : '≥'} ${min}`);
       else if (max !== undefined) parts.push(`${kind} ≤ ${max}`);
       else parts.push(kind);
-      if (s.multipleOf !== undefined) parts.push(`a multiple of ${s.multipleOf}`);
+      if (s.multipleOf !== undefined && s.multipleOf !== 2) parts.push(`a multiple of ${s.multipleOf}`);
       break;
     }
     case 'string':

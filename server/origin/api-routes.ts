@@ -67,6 +67,9 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
         playbackUrl: `${base}/live/${s.name}/master.m3u8`,
         watchUrl: `${base}/watch/${s.name}`,
         renditions: s.packager?.summary() ?? [],
+        // what arrived and what is encoded from it (source-aware: no upscaling, no frame-rate raise)
+        source: s.source ?? null,
+        ladder: s.ladder,
         restarts: s.restarts,
         memoryBytes: s.memoryBytes,
         ...(s.lastFailure ? { lastFailure: s.lastFailure } : {}),

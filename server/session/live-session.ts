@@ -92,6 +92,8 @@ export class LiveSession {
   endedAt: number | undefined;
   endReason: string | undefined;
   ladder: readonly Rendition[] = [];
+  /** What the RTMP metadata said of the source when the ladder was chosen. */
+  source: SourceInfo | undefined;
   packager: StreamPackager | undefined;
   /** ffmpeg runs started after the first (crashes, stalls, reconnects). */
   restarts = 0;
@@ -245,6 +247,7 @@ export class LiveSession {
   }
 
   private createPackager(source: SourceInfo): void {
+    this.source = source;
     this.ladder = buildLadder(this.profile, source);
     this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`), continueFrom: this.continueFrom }, 'ladder chosen');
     const packager = new StreamPackager(this.ladder, {
