@@ -16,4 +16,4 @@ await build({
   outdir: out.pathname,
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'watch.html', 'embed.html', 'style.css']) await cp(new URL(f, here), new URL(f, out));
+for (const f of ['index.html', 'watch.html', 'style.css']) await cp(new URL(f, here), new URL(f, out));

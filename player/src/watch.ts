@@ -6,6 +6,13 @@ import Hls, { type ErrorData } from 'hls.js';
 import { StatsGraph } from './stats-graph.js';
 
 const name = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
+// /embed/<name>: the same page for an <iframe>, the player alone filling it (style.css `body.embed`).
+if (location.pathname.startsWith('/embed/')) {
+  document.body.classList.add('embed');
+  document.querySelector('header')?.remove();
+  document.querySelector('.controls')?.classList.add('overlay');
+  document.getElementById('player')!.append(document.querySelector('.controls')!);
+}
 const src = `/live/${encodeURIComponent(name)}/master.m3u8`;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;
 const video = $<HTMLVideoElement>('video')!;

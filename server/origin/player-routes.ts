@@ -27,6 +27,6 @@ export const playerRoutes: FastifyPluginAsync<{ root: string }> = async (app, { 
   app.get('/', page('index.html'));
   const params = { schema: { params: Type.Object({ name: Type.String({ pattern: STREAM_NAME_PATTERN }) }) } };
   app.withTypeProvider<TypeBoxTypeProvider>().get('/watch/:name', params, page('watch.html'));
-  // A minimal page for iframes: the video and its controls, nothing else.
-  app.withTypeProvider<TypeBoxTypeProvider>().get('/embed/:name', params, page('embed.html'));
+  // A minimal page for iframes: the watch page, which drops everything but the player on /embed/.
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/embed/:name', params, page('watch.html'));
 };
