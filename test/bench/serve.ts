@@ -4,7 +4,7 @@
  * at 64 and 256 connections. Ratios to nginx are what compare (2 shared cores: wrk, the server
  * under test and nothing else run during a measurement). Bounded: 8 cases x 2 rounds x 6 s.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -85,7 +85,7 @@ try {
   const section = `## Serving speed against nginx (${label})
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:serve\` on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB,
-${execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx'}: wrk -t2 against the origin (one Node process, pieces from
+${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', '')}: wrk -t2 against the origin (one Node process, pieces from
 memory) and against nginx (one worker, sendfile, the same playlist and segment copied to disk), in
 one run, ${ROUNDS} rounds of ${DURATION_S} s each, medians. Latencies in ms.
 
