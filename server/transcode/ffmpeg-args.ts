@@ -48,9 +48,10 @@ export function buildFfmpegPlan(
     // and stdin closing, also when our process dies, makes ffmpeg finish and exit).
     '-f', 'flv',
   ];
-  const branches = ladder.length + (thumbnailFile ? 1 : 0);
+  const pictures = ladder.filter((r) => !r.audioOnly);
+  const branches = pictures.length + (thumbnailFile ? 1 : 0);
   const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
-  const chains = ladder.map((r, i) => {
+  const chains = pictures.map((r, i) => {
     // fps first: constant frame rate makes the GOP below exactly segmentSeconds long.
     // scale=-2 keeps the source aspect with an even width when we do not know the source size.
     const scale = r.width > 0 ? `scale=${r.width}:${r.height}` : `scale=-2:${r.height}`;
@@ -58,45 +59,53 @@ export function buildFfmpegPlan(
     return `[s${i}]fps=${r.fps},${scale}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`;
   });
   // The thumbnail branch: one small frame every THUMBNAIL_SECONDS (negligible CPU next to x264).
-  if (thumbnailFile) chains.push(`[s${ladder.length}]fps=1/${THUMBNAIL_SECONDS},scale=320:-2,format=yuvj420p[thumb]`);
+  if (thumbnailFile) chains.push(`[s${pictures.length}]fps=1/${THUMBNAIL_SECONDS},scale=320:-2,format=yuvj420p[thumb]`);
   const filterComplex = [`[0:v:0]split=${branches}${labels}`, ...chains].join(';');
 
-  const outputs = ladder.map((r, i): FfmpegOutput => ({
-    rendition: r.name,
-    target: target(r.name),
-    options: [
-      '-map', `[v${i}]`,
-      // Audio is optional: a video-only publish still plays.
-      '-map', '0:a:0?',
-      '-c:v', 'libx264',
-      '-preset', profile.x264Preset,
-      // zerolatency: no lookahead and no B-frames (x264's default lookahead alone costs ~1.3 s).
-      '-tune', 'zerolatency',
-      '-profile:v', r.h264Profile,
-      '-level:v', r.level,
-      '-b:v', `${r.videoKbps}k`,
-      '-maxrate', `${r.maxrateKbps}k`,
-      '-bufsize', `${r.bufsizeKbit}k`,
-      // Keyframe every segment, whatever the source GOP (OBS defaults to ~8 s): equal -g and
-      // -keyint_min at a constant frame rate, and no extra keyframes on scene cuts.
-      '-g', String(r.gop),
-      '-keyint_min', String(r.gop),
-      '-sc_threshold', '0',
-      '-c:a', 'aac',
-      '-b:a', `${r.audioKbps}k`,
-      '-ar', String(profile.audioSampleRate),
-      '-ac', '2',
-      // Fragmented MP4: ftyp+moov first (the init segment), then one moof+mdat per part.
-      '-f', 'mp4',
-      '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
-      '-frag_duration', String(Math.round(profile.partSeconds * 1_000_000)),
-      // Shift the AAC priming (1024 samples) into the audio track's start instead of stretching
-      // the first video sample by 21 ms: without it the first part is longer than PART-TARGET.
-      '-avoid_negative_ts', 'make_non_negative',
-      // Hand every fragment to the packager as soon as it is written (no avio buffering).
-      '-flush_packets', '1',
-    ],
-  }));
+  // Audio and the fragmented-MP4 container, the same for every output.
+  const audioAndContainer = (r: Rendition) => [
+    '-c:a', 'aac',
+    '-b:a', `${r.audioKbps}k`,
+    '-ar', String(profile.audioSampleRate),
+    '-ac', '2',
+    // Fragmented MP4: ftyp+moov first (the init segment), then one moof+mdat per part.
+    '-f', 'mp4',
+    '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
+    '-frag_duration', String(Math.round(profile.partSeconds * 1_000_000)),
+    // Shift the AAC priming (1024 samples) into the audio track's start instead of stretching
+    // the first video sample by 21 ms: without it the first part is longer than PART-TARGET.
+    '-avoid_negative_ts', 'make_non_negative',
+    // Hand every fragment to the packager as soon as it is written (no avio buffering).
+    '-flush_packets', '1',
+  ];
+  const outputs = ladder.map((r): FfmpegOutput => {
+    if (r.audioOnly) return { rendition: r.name, target: target(r.name), options: ['-map', '0:a:0', '-vn', ...audioAndContainer(r)] };
+    const i = pictures.indexOf(r);
+    return {
+      rendition: r.name,
+      target: target(r.name),
+      options: [
+        '-map', `[v${i}]`,
+        // Audio is optional: a video-only publish still plays.
+        '-map', '0:a:0?',
+        '-c:v', 'libx264',
+        '-preset', profile.x264Preset,
+        // zerolatency: no lookahead and no B-frames (x264's default lookahead alone costs ~1.3 s).
+        '-tune', 'zerolatency',
+        '-profile:v', r.h264Profile,
+        '-level:v', r.level,
+        '-b:v', `${r.videoKbps}k`,
+        '-maxrate', `${r.maxrateKbps}k`,
+        '-bufsize', `${r.bufsizeKbit}k`,
+        // Keyframe every segment, whatever the source GOP (OBS defaults to ~8 s): equal -g and
+        // -keyint_min at a constant frame rate, and no extra keyframes on scene cuts.
+        '-g', String(r.gop),
+        '-keyint_min', String(r.gop),
+        '-sc_threshold', '0',
+        ...audioAndContainer(r),
+      ],
+    };
+  });
   const thumbnail: FfmpegOutput | undefined = thumbnailFile
     ? {
         rendition: 'thumbnail',

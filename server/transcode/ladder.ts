@@ -35,7 +35,15 @@ export interface Rendition {
   audioKbps: number;
   h264Profile: 'baseline' | 'main' | 'high';
   level: string;
+  /** AAC only: no picture (then width, height, fps, gop and the video bitrates are 0). */
+  audioOnly?: boolean;
 }
+
+/** Slack on an audio-only rung's PART-TARGET for millisecond-rounded source timestamps. */
+const AUDIO_PART_SLACK = 0.002;
+
+/** AAC frames per second: 1024 samples each. */
+const aacFramesPerSecond = (sampleRate: number) => sampleRate / 1024;
 
 /** Even width for `height` at the source's aspect ratio, or 0 when the source size is unknown. */
 export function widthFor(height: number, source: Pick<SourceInfo, 'width' | 'height'>): number {
@@ -56,7 +64,7 @@ export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
     const smallest = [...profile.rungs].sort((a, b) => a.height - b.height)[0]!;
     rungs = [{ ...smallest, height: Math.max(2, Math.floor(source.height / 2) * 2) }];
   }
-  return rungs.map((r) => {
+  const video = rungs.map((r): Rendition => {
     let fps = r.fps ? Math.min(r.fps, profile.fps) : profile.fps;
     if (source.fps > 0) fps = Math.min(fps, Math.round(source.fps));
     return {
@@ -74,6 +82,31 @@ export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
       level: r.level,
     };
   });
+  // The audio-only rung needs audio: a source without it (as far as the metadata says) gets none,
+  // or its output would hold no stream and ffmpeg would refuse to start.
+  const a = profile.audioOnly;
+  if (!a || !source.audioCodec) return video;
+  return [
+    ...video,
+    {
+      name: a.name,
+      height: 0,
+      width: 0,
+      fps: 0,
+      gop: 0,
+      // ffmpeg closes an audio fragment at the first AAC frame at or past partSeconds (48 kHz: 10
+      // frames, 0.2133 s); AAC timestamps from an RTMP source carry FLV's millisecond rounding, so
+      // a part may be 0.2 ms longer: 2 ms of slack keeps every part within PART-TARGET.
+      partTarget: partTargetFor(profile.partSeconds, aacFramesPerSecond(profile.audioSampleRate)) + AUDIO_PART_SLACK,
+      videoKbps: 0,
+      maxrateKbps: 0,
+      bufsizeKbit: 0,
+      audioKbps: a.audioBitrate,
+      h264Profile: 'main',
+      level: '',
+      audioOnly: true,
+    },
+  ];
 }
 
 /** An unknown source: every rung is kept at the profile's frame rate. */

@@ -37,6 +37,15 @@ export const ProfileSchema = Type.Object(
     fps: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'output frame rate unless a rung caps it' }),
     audioSampleRate: Type.Union([Type.Literal(44100), Type.Literal(48000)], { default: 48000 }),
     rungs: Type.Array(RungSchema, { minItems: 1, maxItems: 8 }),
+    audioOnly: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'rendition name, used in URLs' }),
+          audioBitrate: Type.Integer({ minimum: 32, maximum: 320, description: 'AAC bitrate, kbit/s' }),
+        },
+        { additionalProperties: false, description: 'an AAC-only rendition (for listeners on very weak networks)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

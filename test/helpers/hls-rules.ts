@@ -87,7 +87,8 @@ export function lowLatencyViolations(p: ParsedPlaylist): string[] {
   if (Math.abs(Number(sc['CAN-SKIP-UNTIL']) - 6 * p.targetDuration) > 1e-9) v.push(`CAN-SKIP-UNTIL ${sc['CAN-SKIP-UNTIL']} is not 6 x target`);
   if (!p.ended && !p.preloadHint) v.push('no EXT-X-PRELOAD-HINT');
   for (const s of p.segments) {
-    if (s.duration > p.targetDuration + 1e-9) v.push(`segment ${s.uri} lasts ${s.duration} > target ${p.targetDuration}`);
+    // RFC 8216 4.3.3.1: each EXTINF, rounded to the nearest integer, is at most the target duration
+    if (Math.round(s.duration) > p.targetDuration) v.push(`segment ${s.uri} lasts ${s.duration} > target ${p.targetDuration}`);
   }
   const withParts = [...p.segments.filter((s) => s.parts.length).map((s) => s.parts), p.openParts];
   const allParts = withParts.flat();

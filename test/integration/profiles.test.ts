@@ -2,7 +2,7 @@
 // every rendition is what the profile declares (ffprobe: codec, size; bitrate within ±30 % over 10 s).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, killAll, probe, publish, startServer, tempFile, waitFor, type ServerHandle } from '../helpers/processes.js';
-import { parseMediaPlaylist } from '../helpers/hls-rules.js';
+import { lowLatencyViolations, parseMediaPlaylist } from '../helpers/hls-rules.js';
 
 const KEYS = { small: 'sk_small_0123456789ab', low: 'sk_lowcpu_0123456789a' };
 let server: ServerHandle;
@@ -43,7 +43,7 @@ describe('shipped profiles on real streams', () => {
     }
   }, 60_000);
 
-  it('`low-cpu` from a 720p source: 480p + 240p, H.264 + AAC at the declared sizes and bitrates (±30 % over 10 s)', async () => {
+  it('`low-cpu` from a 720p source: 480p + 240p + audio-only, at the declared sizes and bitrates (±30 % over 10 s)', async () => {
     const pub = publish(`${server.rtmp}/live/${KEYS.low}`, { size: '1280x720', seconds: 60, gop: 60 });
     try {
       const base = `${server.http}/live/low`;
@@ -52,6 +52,19 @@ describe('shipped profiles on real streams', () => {
         return r.status === 200 && parseMediaPlaylist(r.text).segments.length >= 6;
       }, 40_000, 500);
       const declared = { '480p': { size: '854x480', kbps: 1200 + 96 }, '240p': { size: '426x240', kbps: 400 + 64 } };
+      const master = (await get(`${base}/master.m3u8`)).text;
+      const audioVariant = master.split('\n').find((l, i, all) => all[i + 1] === 'audio/index.m3u8')!;
+      expect(audioVariant).toMatch(/^#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="mp4a\.40\.2"$/);
+      const audioText = (await get(`${base}/audio/index.m3u8`)).text;
+      const audio = parseMediaPlaylist(audioText);
+      expect(lowLatencyViolations(audio)).toEqual([]);
+      const audioInit = (await get(`${base}/audio/${/URI="(init-[^"]+)"/.exec(audioText)![1]}`)).body;
+      const audioSegs = await Promise.all(audio.segments.slice(-4).map(async (s) => (await get(`${base}/audio/${s.uri}`)).body));
+      expect((await probe(Buffer.concat([audioInit, audioSegs[0]!]))).map((s) => s.codec_name)).toEqual(['aac']);
+      const audioKbps = (audioSegs.reduce((a, b) => a + b.length, 0) * 8) / audio.segments.slice(-4).reduce((a, s) => a + s.duration, 0) / 1000;
+      console.log(`low-cpu audio: ${audioKbps.toFixed(0)} kbit/s, 64 declared`);
+      expect(audioKbps).toBeGreaterThan(64 * 0.7);
+      expect(audioKbps).toBeLessThan(64 * 1.3);
       for (const [rendition, want] of Object.entries(declared)) {
         const text = (await get(`${base}/${rendition}/index.m3u8`)).text;
         const p = parseMediaPlaylist(text);

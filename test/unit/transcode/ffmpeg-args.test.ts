@@ -41,6 +41,17 @@ describe('ffmpeg arguments for the default profile (golden)', () => {
     expect(cmd._getArguments().filter((a) => a !== '-y')).toEqual(argv);
   });
 
+  it('adds an AAC-only output for an audio-only rung, when the source has audio', () => {
+    const lowCpu = profiles.get('low-cpu')!;
+    const ladder = buildLadder(lowCpu, source720);
+    expect(ladder.map((r) => [r.name, r.audioOnly ?? false])).toEqual([['480p', false], ['240p', false], ['audio', true]]);
+    expect(ladder[2]!.partTarget).toBeCloseTo(10 / 46.875 + 0.002, 9); // 10 AAC frames at 48 kHz, plus slack
+    const p = buildFfmpegPlan(ladder, lowCpu, (r) => `unix:/x/${r}.sock`);
+    expect(p.filterComplex).toContain('split=2'); // no picture branch for the audio rung
+    expect(p.outputs[2]!.options.slice(0, 7)).toEqual(['-map', '0:a:0', '-vn', '-c:a', 'aac', '-b:a', '64k']);
+    expect(buildLadder(lowCpu, { ...source720, audioCodec: '' }).map((r) => r.name)).toEqual(['480p', '240p']);
+  });
+
   it('never upscales and never raises the frame rate above the source', () => {
     const ladder = buildLadder(profile, { ...source720, width: 854, height: 480, fps: 25 });
     expect(ladder.map((r) => [r.name, r.width, r.height, r.fps, r.gop])).toEqual([
