@@ -40,12 +40,20 @@ function render(): void {
       li.querySelector('strong')!.textContent = s.name;
       const img = li.querySelector('img')!;
       img.alt = `Current picture of ${s.name}`;
-      img.addEventListener('error', () => (img.style.visibility = 'hidden'));
-      img.addEventListener('load', () => (img.style.visibility = 'visible'));
+      img.addEventListener('error', () => {
+        img.style.visibility = 'hidden';
+        img.dataset.failedAt = String(Date.now());
+      });
+      img.addEventListener('load', () => {
+        img.style.visibility = 'visible';
+        delete img.dataset.failedAt;
+      });
     }
     const img = li.querySelector('img')!;
-    const url = thumbnailUrl(s.name);
-    if (img.getAttribute('src') !== url) img.src = url;
+    // a stream that just started may not have its first picture yet: try again every 2 s
+    const failedAt = Number(img.dataset.failedAt ?? 0);
+    const url = thumbnailUrl(s.name) + (failedAt && Date.now() - failedAt > 2000 ? `&retry=${Math.floor(Date.now() / 2000)}` : '');
+    if (img.getAttribute('src') !== url && !(failedAt && Date.now() - failedAt <= 2000)) img.src = url;
     const top = s.renditions[0];
     li.querySelector('.muted')!.textContent = `${s.state === 'reconnecting' ? 'reconnecting · ' : ''}${uptime(s.startedAt)}${top ? ` · up to ${top.height}p` : ''}`;
     return li;

@@ -59,7 +59,10 @@ export function buildFfmpegPlan(
     return `[s${i}]fps=${r.fps},${scale}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`;
   });
   // The thumbnail branch: one small frame every THUMBNAIL_SECONDS (negligible CPU next to x264).
-  if (thumbnailFile) chains.push(`[s${pictures.length}]fps=1/${THUMBNAIL_SECONDS},scale=320:-2,format=yuvj420p[thumb]`);
+  // The first frame at once (a card should not wait 10 s for its picture), then one every 10 s.
+  if (thumbnailFile) {
+    chains.push(`[s${pictures.length}]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${THUMBNAIL_SECONDS})',scale=320:-2,format=yuvj420p[thumb]`);
+  }
   const filterComplex = [`[0:v:0]split=${branches}${labels}`, ...chains].join(';');
 
   // Audio and the fragmented-MP4 container, the same for every output.

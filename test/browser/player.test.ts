@@ -60,8 +60,9 @@ describe.skipIf(skip !== undefined)('the bundled player (Chromium)', () => {
     console.log(`directory card ${Date.now() - t0} ms after the publisher started`);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1); // same page
     expect(await page.locator('#empty').isHidden()).toBe(true);
-    await page.waitForFunction(() => (document.querySelector('.card img') as HTMLImageElement | null)?.naturalWidth === 320, undefined, { timeout: 20_000 });
-  }, 40_000);
+    // the first thumbnail is written ~10 s after ffmpeg starts (ffmpeg holds the first JPEG until the second selection)
+    await page.waitForFunction(() => (document.querySelector('.card img') as HTMLImageElement | null)?.naturalWidth === 320, undefined, { timeout: 30_000 });
+  }, 50_000);
 
   it('plays real frames, shows a stats overlay whose numbers change, and takes a screenshot', async () => {
     await page.click(`a[href="/watch/${NAME}"]`);
