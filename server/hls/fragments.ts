@@ -50,11 +50,6 @@ export class FragmentReader {
     return out;
   }
 
-  /** The init piece once seen. */
-  get initPiece(): InitPiece | undefined {
-    return this.init;
-  }
-
   private onBox(type: string, bytes: Buffer): InitPiece | Fragment | undefined {
     switch (type) {
       case 'ftyp':

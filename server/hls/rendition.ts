@@ -101,8 +101,6 @@ export class RenditionWindow {
   private ended = false;
   private version = 0;
   private cached: { version: number; full?: MediaPiece; skip?: MediaPiece } = { version: -1 };
-  private bytes = 0;
-  private seconds = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<() => void>();
 
@@ -165,11 +163,6 @@ export class RenditionWindow {
     if (this.openParts.length || this.segments.length === 0) return { lastMsn: this.nextMsn, lastPart: Math.max(0, this.openParts.length - 1) };
     const last = this.segments.at(-1)!;
     return { lastMsn: last.msn, lastPart: Math.max(0, last.parts.length - 1) };
-  }
-
-  /** Average bitrate measured over everything published (bit/s), 0 before the first segment. */
-  get measuredBitrate(): number {
-    return this.seconds > 0 ? (this.bytes * 8) / this.seconds : 0;
   }
 
   /** Stores the init segment (ftyp+moov) from ffmpeg. */
@@ -359,9 +352,7 @@ export class RenditionWindow {
     });
     if (this.pendingDiscontinuity) this.discontinuities++;
     this.pendingDiscontinuity = false;
-    this.bytes += body.length;
     this.retained += body.length;
-    this.seconds += cut.duration;
     const keep = this.opts.playlistSize + this.opts.graceSegments;
     if (this.segments.length > keep) {
       for (const gone of this.segments.splice(0, this.segments.length - keep)) this.retained -= gone.piece.body.length;

@@ -12,7 +12,7 @@ import type { SessionManager } from '../session/manager.js';
 import type { MediaPiece } from '../hls/rendition.js';
 import { decide } from '../hls/blocking.js';
 import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
-import { CACHE_CONTROL, cacheHeaders, type ResponseKind } from './cache-policy.js';
+import { CACHE_CONTROL, CONTENT_TYPE, cacheHeaders, type ResponseKind } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
 import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
 
@@ -54,7 +54,7 @@ function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, 
     const ifRange = req.headers['if-range'];
     const range = ifRange === undefined || ifRange === etag ? parseRange(req.headers.range, body.length) : undefined;
     if (range === 'unsatisfiable') {
-      return reply.code(416).header('content-range', `bytes */${body.length}`).header('content-type', 'application/json; charset=utf-8')
+      return reply.code(416).header('content-range', `bytes */${body.length}`).header('content-type', CONTENT_TYPE.json)
         .send({ error: 'Range Not Satisfiable', code: 'ERR_RANGE', message: `the piece has ${body.length} bytes` });
     }
     if (range) {

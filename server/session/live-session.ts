@@ -125,11 +125,6 @@ export class LiveSession {
     this.log = deps.logger.child({ stream: name });
   }
 
-  /** The publisher's address, while one is attached. */
-  get remoteAddress(): string | undefined {
-    return this.publish?.remoteAddress;
-  }
-
   /** True while a publisher is (or may come back) on this stream. */
   get isLive(): boolean {
     return this.state === 'starting' || this.state === 'live' || this.state === 'reconnecting';
@@ -138,11 +133,6 @@ export class LiveSession {
   /** EXT-X-TARGETDURATION of this stream's playlists, in seconds. */
   get targetDuration(): number {
     return Math.ceil(this.profile.segmentSeconds);
-  }
-
-  /** Pid of the running ffmpeg, if any. */
-  get transcoderPid(): number | undefined {
-    return this.run?.transcoder.pid;
   }
 
   /** The stream's thumbnail JPEG, kept up to date by ffmpeg (may not exist yet). */
@@ -355,11 +345,6 @@ export class LiveSession {
       this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
     })();
     return this.ending;
-  }
-
-  /** Disconnects the publisher (the session waits for it to come back). */
-  kick(): void {
-    this.publish?.kick();
   }
 
   private after(ms: number, fn: () => void): void {
