@@ -179,6 +179,8 @@ export interface TrackRun {
   sampleCount: number;
   /** First sample is a sync sample (an IDR for H.264). */
   startsWithSync: boolean;
+  /** Composition offset of the first sample (its presentation time minus its decode time; B-frames make it > 0). */
+  firstCompositionOffset: number;
 }
 
 /** Parses a moof box into per-track timing. */
@@ -205,7 +207,9 @@ export function parseMoof(buf: Buffer, moof: Box, init: InitInfo): TrackRun[] {
     let duration = 0;
     let sampleCount = 0;
     let firstFlags: number | undefined;
+    let firstCompositionOffset = 0;
     for (const trun of findAll(buf, traf, 'trun')) {
+      const version = buf[trun.payload]!;
       const flags = buf.readUInt32BE(trun.payload) & 0xffffff;
       const count = buf.readUInt32BE(trun.payload + 4);
       let p = trun.payload + 8;
@@ -218,7 +222,11 @@ export function parseMoof(buf: Buffer, moof: Box, init: InitInfo): TrackRun[] {
         if (flags & 0x100) { d = buf.readUInt32BE(p); p += 4; }
         if (flags & 0x200) p += 4;
         if (flags & 0x400) { f = buf.readUInt32BE(p); p += 4; }
-        if (flags & 0x800) p += 4;
+        if (flags & 0x800) {
+          // unsigned in version 0, signed in version 1 (ISO/IEC 14496-12 8.8.8.2)
+          if (sampleCount === 0 && i === 0) firstCompositionOffset = version === 1 ? buf.readInt32BE(p) : buf.readUInt32BE(p);
+          p += 4;
+        }
         if (i === 0 && first !== undefined) f = first;
         if (sampleCount === 0 && i === 0) firstFlags = f;
         duration += d;
@@ -227,6 +235,6 @@ export function parseMoof(buf: Buffer, moof: Box, init: InitInfo): TrackRun[] {
     }
     // sample_is_non_sync_sample is bit 16 of the sample flags (ISO/IEC 14496-12 8.8.3.1)
     const startsWithSync = firstFlags !== undefined && ((firstFlags >>> 16) & 1) === 0;
-    return { trackId, baseDecodeTime, duration, sampleCount, startsWithSync };
+    return { trackId, baseDecodeTime, duration, sampleCount, startsWithSync, firstCompositionOffset };
   });
 }

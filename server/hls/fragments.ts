@@ -23,6 +23,12 @@ export interface Fragment {
   duration: number;
   /** Starts with a sync sample (IDR), so a segment or an INDEPENDENT part may start here. */
   independent: boolean;
+  /**
+   * Presentation minus decode time of the first sample, in seconds: > 0 for a copied source with
+   * B-frames. A segment's PROGRAM-DATE-TIME is its first picture's presentation time, so that
+   * renditions with and without B-frames that start on the same picture carry the same date.
+   */
+  presentationOffset: number;
 }
 
 /** Incremental reader: push bytes as they come from the socket, get whole pieces back. */
@@ -91,6 +97,7 @@ export class FragmentReader {
       start: run ? run.baseDecodeTime / ts : 0,
       duration: run ? run.duration / ts : 0,
       independent,
+      presentationOffset: run ? run.firstCompositionOffset / ts : 0,
     };
   }
 }

@@ -30,6 +30,11 @@ export function variantBandwidth(r: Rendition): { bandwidth: number; averageBand
   };
 }
 
+/** The highest bit rate of the segments listed (bit/s), 0 without any. */
+export function peakBitrate(segments: ReadonlyArray<{ duration: number; piece: { body: Buffer } }>): number {
+  return Math.max(0, ...segments.filter((s) => s.duration > 0).map((s) => (s.piece.body.length * 8) / s.duration));
+}
+
 /** All renditions of one stream. */
 export class StreamPackager {
   readonly renditions: ReadonlyMap<string, RenditionWindow>;
@@ -105,9 +110,13 @@ export class StreamPackager {
       const init = this.renditions.get(r.name)!.initInfo!;
       const video = init.info.tracks.find((t) => t.kind === 'video');
       const codecs = init.info.tracks.filter((t) => t.kind !== 'other').map((t) => t.codec).join(',');
+      const declared = variantBandwidth(r);
       return {
         uri: `${r.name}/index.m3u8`,
-        ...variantBandwidth(r),
+        // A copied rung's declared bitrate is only what the publisher's metadata claims: the peak
+        // of what actually arrived counts too (BANDWIDTH must not be below any segment's rate).
+        bandwidth: Math.max(declared.bandwidth, peakBitrate(this.renditions.get(r.name)!.listed)),
+        averageBandwidth: declared.averageBandwidth,
         codecs,
         width: video?.width ?? 0,
         height: video?.height ?? 0,

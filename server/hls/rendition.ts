@@ -344,7 +344,7 @@ export class RenditionWindow {
       msn,
       uri,
       duration: cut.duration,
-      programDateTime: (this.wallAtZero ?? this.now()) + cut.start * 1000,
+      programDateTime: (this.wallAtZero ?? this.now()) + (cut.start + cut.fragments[0]!.presentationOffset) * 1000,
       discontinuity: this.pendingDiscontinuity,
       mapUri: this.initUri,
       parts,

@@ -19,6 +19,7 @@ import NodeMediaServer, { type NmsSession, type NmsSubscriber } from 'node-media
 import type { Logger } from 'pino';
 import { ERR_LISTEN } from '../errors.js';
 import type { SourceInfo } from '../transcode/ladder.js';
+import { avcConfigOf, flvTagTimestamp, isVideoFrameTag, KeyframeMeter } from './flv-tags.js';
 
 /** The RTMP application publishers must use: rtmp://host:port/live/<key>. */
 export const RTMP_APP = 'live';
@@ -76,21 +77,6 @@ export interface IngestOptions {
 
 const VIDEO_CODECS: Record<string, string> = { '7': 'h264', avc1: 'h264', '12': 'hevc', hvc1: 'hevc', av01: 'av1', vp09: 'vp9' };
 const AUDIO_CODECS: Record<string, string> = { '10': 'aac', mp4a: 'aac', '2': 'mp3', Opus: 'opus' };
-
-/**
- * True for an FLV video tag that carries a frame (NMS sends one tag per sendBuffer): tag type 9,
- * and for AVC a packet type of 1 (NALUs), not 0 (the sequence header). FLV spec, E.4.3.
- */
-export function isVideoFrameTag(tag: Buffer): boolean {
-  if (tag.length < 13 || tag[0] !== 9) return false;
-  const codecId = tag[11]! & 0x0f;
-  return codecId !== 7 || tag[12] === 1;
-}
-
-/** The timestamp of an FLV tag in ms: 24 bits plus an 8-bit extension (FLV spec, E.4.1). */
-export function flvTagTimestamp(tag: Buffer): number {
-  return ((tag[7]! << 24) | (tag[4]! << 16) | (tag[5]! << 8) | tag[6]!) >>> 0;
-}
 
 /** Routes NMS's console logger into ours, at debug, with stream keys in paths masked. */
 function routeNmsLogs(logger: Logger, mask: (s: string) => string): void {
@@ -168,6 +154,9 @@ export class RtmpIngest {
   }
 
   private wrap(session: NmsSession, remoteAddress: string): IngestPublish {
+    // What the tags say of the source (the metadata cannot tell the H.264 profile or the GOP).
+    const meter = new KeyframeMeter();
+    let avc: ReturnType<typeof avcConfigOf>;
     return {
       id: session.id,
       key: session.streamName,
@@ -179,6 +168,10 @@ export class RtmpIngest {
         fps: Number(session.videoFramerate) || 0,
         videoKbps: Number(session.videoDatarate) || 0,
         audioCodec: AUDIO_CODECS[String(session.audioCodec)] ?? (session.audioCodec ? String(session.audioCodec) : ''),
+        avcProfile: avc?.profile ?? 0,
+        avcLevel: avc?.level ?? 0,
+        gopSeconds: meter.gopSeconds,
+        gopIntervals: meter.intervals,
       }),
       pipeFlv: (write) => {
         const broadcast = session.broadcast;
@@ -195,6 +188,8 @@ export class RtmpIngest {
           endTime: 0,
           sendBuffer: (tag) => {
             lastTagAt = Date.now();
+            meter.observe(tag);
+            avc = avcConfigOf(tag) ?? avc;
             if (isVideoFrameTag(tag)) {
               const ts = flvTagTimestamp(tag);
               firstTs ??= ts;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FlvSubscription, IngestPublish } from '../ingest/rtmp-ingest.js';
 import { StreamPackager } from '../hls/packager.js';
-import { buildLadder, type Rendition, type SourceInfo } from '../transcode/ladder.js';
+import { buildLadder, passthroughProblem, UNKNOWN_SOURCE, type Rendition, type SourceInfo } from '../transcode/ladder.js';
 import type { Profile } from '../transcode/profile-schema.js';
 import { Transcoder, type TranscoderExit } from '../transcode/transcoder.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
@@ -39,6 +39,11 @@ export interface SessionDeps {
 
 /** Longest wait for the RTMP metadata (source size and frame rate) before starting ffmpeg anyway. */
 const METADATA_WAIT_MS = 1000;
+/**
+ * With a passthrough rung the first run also waits for the source's keyframe interval (two
+ * keyframes, or more than a segment without one): at most this long past a segment's duration.
+ */
+const GOP_WAIT_EXTRA_MS = 1500;
 /** Segments kept fetchable after leaving the playlist: a CDN may still be fetching them. */
 const CDN_GRACE_SEGMENTS = 6;
 /** A run that produces nothing for this many segment durations while input arrives is stalled. */
@@ -188,11 +193,29 @@ export class LiveSession {
       if (this.run?.feed === feed) this.run.transcoder.write(chunk);
       else if (this.pending === feed) {
         feed.chunks.push(chunk);
-        if (feed.subscription && publish.info().height > 0) this.startRun(publish, why);
+        if (feed.subscription && this.sourceKnown(publish.info())) this.startRun(publish, why);
       }
     });
-    if (this.packager || publish.info().height > 0) this.startRun(publish, why);
-    else this.after(METADATA_WAIT_MS, () => this.startRun(publish, why));
+    if (this.packager || this.sourceKnown(publish.info())) this.startRun(publish, why);
+    else this.after(this.sourceWaitMs, () => this.startRun(publish, why));
+  }
+
+  private get hasPassthrough(): boolean {
+    return this.profile.rungs.some((r) => r.passthrough);
+  }
+
+  private get sourceWaitMs(): number {
+    return this.hasPassthrough ? this.profile.segmentSeconds * 1000 + GOP_WAIT_EXTRA_MS : METADATA_WAIT_MS;
+  }
+
+  /**
+   * Enough is known of the source to choose the ladder: the metadata has come, and for a
+   * passthrough rung the keyframe interval is measured or known to be too long. The tags that
+   * arrive meanwhile are kept and handed to ffmpeg, so waiting loses nothing.
+   */
+  private sourceKnown(info: SourceInfo): boolean {
+    if (info.height <= 0) return false;
+    return !this.hasPassthrough || info.gopIntervals > 0 || info.gopSeconds > this.profile.segmentSeconds + 0.1;
   }
 
   private startRun(publish: IngestPublish, why: string): void {
@@ -239,6 +262,9 @@ export class LiveSession {
   private createPackager(source: SourceInfo): void {
     this.source = source;
     this.ladder = buildLadder(this.profile, source);
+    const copied = this.profile.rungs.find((r) => r.passthrough);
+    const problem = copied && passthroughProblem(source, this.profile.segmentSeconds);
+    if (copied && problem) this.log.warn({ rung: copied.name, problem }, `passthrough rung "${copied.name}" is re-encoded: ${problem}`);
     this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`), continueFrom: this.continueFrom }, 'ladder chosen');
     const packager = new StreamPackager(this.ladder, {
       epoch: this.epoch,
@@ -286,7 +312,7 @@ export class LiveSession {
     if (this.run === run) this.run = undefined;
     this.packager?.discontinue();
     if (exit.requested || !this.isLive) return;
-    const source = this.publish?.info() ?? { videoCodec: '', width: 0, height: 0, fps: 0, videoKbps: 0, audioCodec: '' };
+    const source = this.publish?.info() ?? UNKNOWN_SOURCE;
     const err = new ERR_TRANSCODER_EXITED(
       exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`,
       exit.stderr.slice(-10).join('\n') || '(nothing)',

@@ -48,7 +48,9 @@ export function buildFfmpegPlan(
     // and stdin closing, also when our process dies, makes ffmpeg finish and exit).
     '-f', 'flv',
   ];
-  const pictures = ladder.filter((r) => !r.audioOnly);
+  // Encoded pictures go through the filter graph; a passthrough rung copies the input's video.
+  const pictures = ladder.filter((r) => !r.audioOnly && !r.passthrough);
+  const copying = ladder.some((r) => r.passthrough);
   const branches = pictures.length + (thumbnailFile ? 1 : 0);
   const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
   const chains = pictures.map((r, i) => {
@@ -63,7 +65,7 @@ export function buildFfmpegPlan(
   if (thumbnailFile) {
     chains.push(`[s${pictures.length}]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${THUMBNAIL_SECONDS})',scale=320:-2,format=yuvj420p[thumb]`);
   }
-  const filterComplex = [`[0:v:0]split=${branches}${labels}`, ...chains].join(';');
+  const filterComplex = branches ? [`[0:v:0]split=${branches}${labels}`, ...chains].join(';') : '';
 
   // Audio and the fragmented-MP4 container, the same for every output.
   const audioAndContainer = (r: Rendition) => [
@@ -83,6 +85,8 @@ export function buildFfmpegPlan(
   ];
   const outputs = ladder.map((r): FfmpegOutput => {
     if (r.audioOnly) return { rendition: r.name, target: target(r.name), options: ['-map', '0:a:0', '-vn', ...audioAndContainer(r)] };
+    // The source's H.264 as it came: its keyframes cut the segments (the ladder checked they fit).
+    if (r.passthrough) return { rendition: r.name, target: target(r.name), options: ['-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'copy', ...audioAndContainer(r)] };
     const i = pictures.indexOf(r);
     return {
       rendition: r.name,
@@ -102,7 +106,10 @@ export function buildFfmpegPlan(
         '-bufsize', `${r.bufsizeKbit}k`,
         // Keyframe every segment, whatever the source GOP (OBS defaults to ~8 s): equal -g and
         // -keyint_min at a constant frame rate, and no extra keyframes on scene cuts.
-        '-g', String(r.gop),
+        // Beside a copied rung, keyframes go where the source has them instead (the ladder made
+        // sure those fit the segments), so every rendition's segments start on the same frame and
+        // a player switches between them cleanly; -g then only bounds a source gone astray.
+        ...(copying ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)] : ['-g', String(r.gop)]),
         '-keyint_min', String(r.gop),
         '-sc_threshold', '0',
         ...audioAndContainer(r),
@@ -125,7 +132,7 @@ export function planToArgv(plan: FfmpegPlan): string[] {
   return [
     ...plan.inputOptions,
     '-i', plan.input,
-    '-filter_complex', plan.filterComplex,
+    ...(plan.filterComplex ? ['-filter_complex', plan.filterComplex] : []),
     ...[...plan.outputs, ...(plan.thumbnail ? [plan.thumbnail] : [])].flatMap((o) => [...o.options, o.target]),
   ];
 }

@@ -1,9 +1,12 @@
 /**
  * Profile + what the source is -> the renditions to encode (pure).
  * Rungs taller than the source are dropped, never upscaled (at least one rung stays), and the
- * frame rate never exceeds the source's.
+ * frame rate never exceeds the source's. A passthrough rung copies the source's H.264 when a
+ * browser can play it and its keyframes fall on segment boundaries; otherwise it is re-encoded at
+ * the source's size, and `passthroughProblem` says why (the session logs it with the OBS fix).
  */
-import type { Profile } from './profile-schema.js';
+import type { Profile, Rung } from './profile-schema.js';
+import { avcProfileName, BROWSER_AVC_PROFILES } from '../ingest/flv-tags.js';
 
 /** What we know of the incoming stream (from the RTMP metadata); zero means unknown. */
 export interface SourceInfo {
@@ -13,6 +16,13 @@ export interface SourceInfo {
   fps: number;
   videoKbps: number;
   audioCodec: string;
+  /** H.264 profile_idc and level_idc from the sequence header (0 = not seen). */
+  avcProfile: number;
+  avcLevel: number;
+  /** Longest keyframe interval measured, counting the open one (0 = no keyframe yet). */
+  gopSeconds: number;
+  /** Complete keyframe intervals behind gopSeconds (0: it is only a lower bound). */
+  gopIntervals: number;
 }
 
 /** One rendition as it will be encoded. */
@@ -37,6 +47,11 @@ export interface Rendition {
   level: string;
   /** AAC only: no picture (then width, height, fps, gop and the video bitrates are 0). */
   audioOnly?: boolean;
+  /**
+   * The source's video, copied (gop 0: the source's keyframes cut the segments; the bitrates are
+   * the source's declared ones). The other video rungs then place their keyframes on the source's.
+   */
+  passthrough?: boolean;
 }
 
 /** Slack on an audio-only rung's PART-TARGET for millisecond-rounded source timestamps. */
@@ -56,32 +71,97 @@ export function partTargetFor(partSeconds: number, fps: number): number {
   return Math.ceil(partSeconds * fps - 1e-6) / fps;
 }
 
+/** Slack on a copied rung's PART-TARGET: the source's timestamps are whole milliseconds (FLV). */
+const PASSTHROUGH_PART_SLACK = 0.002;
+/**
+ * A copied rung's peak over its declared (metadata) bitrate until segments are measured: OBS's CBR
+ * stays within this per segment. The master playlist takes the larger of this and the measured peak.
+ */
+export const PASSTHROUGH_PEAK = 1.25;
+/** Height a passthrough rung is re-encoded at when the source does not say its size. */
+const FALLBACK_HEIGHT = 720;
+
+/** Where OBS sets the keyframe interval (Settings, Output mode "Advanced"; 0 = auto is ~8 s). */
+export const OBS_KEYFRAME_SETTING = 'OBS Settings > Output > Streaming > Keyframe Interval';
+
+/**
+ * Why the source cannot be copied into segments of `segmentSeconds`, or undefined when it can:
+ * H.264 in a profile browsers play, and keyframes so that every segment (cut at the first
+ * keyframe at or past segmentSeconds) lasts at most segmentSeconds plus one frame.
+ */
+export function passthroughProblem(source: SourceInfo, segmentSeconds: number): string | undefined {
+  if (source.videoCodec !== 'h264') return `the source video is ${source.videoCodec || 'of unknown codec'}, not H.264`;
+  if (!BROWSER_AVC_PROFILES[source.avcProfile]) {
+    return source.avcProfile ? `the source's H.264 profile ${avcProfileName(source.avcProfile)} does not play in browsers (Baseline, Main or High do)` : 'the source sent no H.264 sequence header';
+  }
+  const frame = source.fps > 0 ? 1 / source.fps : 1 / 30;
+  const gop = source.gopSeconds;
+  const longest = gop > 0 ? Math.ceil((segmentSeconds - frame / 2) / gop) * gop : Infinity;
+  if (longest > segmentSeconds + frame + 0.001) {
+    const said = gop > 0 ? `${source.gopIntervals ? '' : 'at least '}${gop.toFixed(2)} s` : 'unknown';
+    return `the source's keyframe interval is ${said}, which does not fit ${segmentSeconds} s segments: set ${OBS_KEYFRAME_SETTING} to ${segmentSeconds} s (or 1 s)`;
+  }
+  return undefined;
+}
+
+/** A passthrough rung as a rendition: copied, or re-encoded at the source's size when it cannot be. */
+function passthroughRendition(r: Rung, profile: Profile, source: SourceInfo, copy: boolean): Rendition {
+  if (!copy) {
+    const height = source.height > 0 ? Math.floor(source.height / 2) * 2 : FALLBACK_HEIGHT;
+    return encodedRendition({ ...r, height }, profile, source);
+  }
+  const fps = source.fps > 0 ? source.fps : profile.fps;
+  const videoKbps = source.videoKbps > 0 ? Math.round(source.videoKbps) : r.videoBitrate;
+  const names: Record<number, Rendition['h264Profile']> = { 66: 'baseline', 77: 'main', 100: 'high' };
+  return {
+    name: r.name,
+    height: source.height,
+    width: source.width,
+    fps,
+    gop: 0,
+    partTarget: partTargetFor(profile.partSeconds, fps) + PASSTHROUGH_PART_SLACK,
+    videoKbps,
+    maxrateKbps: Math.round(videoKbps * PASSTHROUGH_PEAK),
+    bufsizeKbit: 0,
+    audioKbps: r.audioBitrate,
+    h264Profile: names[source.avcProfile] ?? 'high',
+    level: (source.avcLevel / 10).toFixed(1),
+    passthrough: true,
+  };
+}
+
+function encodedRendition(r: Rung & { height: number }, profile: Profile, source: SourceInfo): Rendition {
+  let fps = r.fps ? Math.min(r.fps, profile.fps) : profile.fps;
+  if (source.fps > 0) fps = Math.min(fps, Math.round(source.fps));
+  return {
+    name: r.name,
+    height: r.height,
+    width: widthFor(r.height, source),
+    fps,
+    gop: Math.round(fps * profile.segmentSeconds),
+    partTarget: partTargetFor(profile.partSeconds, fps),
+    videoKbps: r.videoBitrate,
+    maxrateKbps: r.maxrate,
+    bufsizeKbit: r.bufsize,
+    audioKbps: r.audioBitrate,
+    h264Profile: r.h264Profile,
+    level: r.level,
+  };
+}
+
 /** Builds the ladder for one publish. */
 export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
-  let rungs = profile.rungs.filter((r) => !source.height || r.height <= source.height);
+  const copy = passthroughProblem(source, profile.segmentSeconds) === undefined;
+  const fits = (r: Rung) => r.passthrough || !source.height || r.height! <= source.height;
+  let rungs = profile.rungs.filter(fits);
   // Never upscale, but keep at least one rung: the smallest, at the source height when smaller still.
   if (rungs.length === 0) {
-    const smallest = [...profile.rungs].sort((a, b) => a.height - b.height)[0]!;
+    const smallest = [...profile.rungs].sort((a, b) => a.height! - b.height!)[0]!;
     rungs = [{ ...smallest, height: Math.max(2, Math.floor(source.height / 2) * 2) }];
   }
-  const video = rungs.map((r): Rendition => {
-    let fps = r.fps ? Math.min(r.fps, profile.fps) : profile.fps;
-    if (source.fps > 0) fps = Math.min(fps, Math.round(source.fps));
-    return {
-      name: r.name,
-      height: r.height,
-      width: widthFor(r.height, source),
-      fps,
-      gop: Math.round(fps * profile.segmentSeconds),
-      partTarget: partTargetFor(profile.partSeconds, fps),
-      videoKbps: r.videoBitrate,
-      maxrateKbps: r.maxrate,
-      bufsizeKbit: r.bufsize,
-      audioKbps: r.audioBitrate,
-      h264Profile: r.h264Profile,
-      level: r.level,
-    };
-  });
+  const video = rungs.map((r): Rendition =>
+    r.passthrough ? passthroughRendition(r, profile, source, copy) : encodedRendition({ ...r, height: r.height! }, profile, source),
+  );
   // The audio-only rung needs audio: a source without it (as far as the metadata says) gets none,
   // or its output would hold no stream and ffmpeg would refuse to start.
   const a = profile.audioOnly;
@@ -110,4 +190,6 @@ export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
 }
 
 /** An unknown source: every rung is kept at the profile's frame rate. */
-export const UNKNOWN_SOURCE: SourceInfo = Object.freeze({ videoCodec: '', width: 0, height: 0, fps: 0, videoKbps: 0, audioCodec: '' });
+export const UNKNOWN_SOURCE: SourceInfo = Object.freeze({
+  videoCodec: '', width: 0, height: 0, fps: 0, videoKbps: 0, audioCodec: '', avcProfile: 0, avcLevel: 0, gopSeconds: 0, gopIntervals: 0,
+});

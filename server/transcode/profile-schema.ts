@@ -8,7 +8,12 @@ import { Type, type Static } from '@sinclair/typebox';
 export const RungSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'rendition name, used in URLs' }),
-    height: Type.Integer({ minimum: 144, maximum: 2160, multipleOf: 2, description: 'output height; width follows the source aspect' }),
+    height: Type.Optional(
+      Type.Integer({ minimum: 144, maximum: 2160, multipleOf: 2, description: 'output height; width follows the source aspect (required unless passthrough)' }),
+    ),
+    passthrough: Type.Optional(
+      Type.Boolean({ description: "copy the source's H.264 (no height: the source's size); the bitrates are for re-encoding when it cannot be copied" }),
+    ),
     videoBitrate: Type.Integer({ minimum: 100, maximum: 50000, description: 'target video bitrate, kbit/s' }),
     maxrate: Type.Integer({ minimum: 100, maximum: 60000, description: 'peak video bitrate (VBV), kbit/s' }),
     bufsize: Type.Integer({ minimum: 100, maximum: 120000, description: 'VBV buffer, kbit' }),

@@ -20,13 +20,21 @@ export function validateProfile(data: unknown, file: string): Profile {
   }
   const profile = Value.Default(ProfileSchema, structuredClone(data)) as Profile;
   const problems = schemaErrorMessages(ProfileSchema, profile, (path) => path);
+  // The schema cannot say "height unless passthrough": checked here, also next to other problems.
+  const rungs: unknown[] = Array.isArray(profile.rungs) ? profile.rungs : [];
+  rungs.forEach((r, i) => {
+    const rung = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+    if (rung.passthrough !== true && rung.height === undefined) problems.push(`rungs[${i}].height is required (an even number from 144 to 2160) unless passthrough is true`);
+  });
   if (problems.length === 0) {
     const names = new Set<string>();
     profile.rungs.forEach((r, i) => {
       if (names.has(r.name)) problems.push(`rungs[${i}].name "${r.name}" is used twice`);
       names.add(r.name);
       if (r.maxrate < r.videoBitrate) problems.push(`rungs[${i}].maxrate must be ≥ videoBitrate (${r.videoBitrate})`);
+      if (r.passthrough && r.height !== undefined) problems.push(`rungs[${i}].height must be left out of a passthrough rung (it has the source's size)`);
     });
+    if (profile.rungs.filter((r) => r.passthrough).length > 1) problems.push('rungs: at most one rung may be passthrough');
     if (profile.partSeconds * 2 > profile.segmentSeconds) problems.push('partSeconds must be at most half of segmentSeconds');
   }
   if (problems.length) throw new ERR_PROFILE_INVALID(problems.map((p) => `${file}: ${p}`).join('\n'));

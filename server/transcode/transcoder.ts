@@ -51,7 +51,8 @@ const STOP_TIMEOUT_MS = 3000;
 
 /** The plan as a fluent-ffmpeg command (multi-argument options: a single string with one space would be split). */
 export function buildCommand(plan: FfmpegPlan, ffmpegPath: string, input: Readable): ffmpeg.FfmpegCommand {
-  const cmd = ffmpeg().setFfmpegPath(ffmpegPath).input(input).inputOptions(plan.inputOptions).complexFilter(plan.filterComplex);
+  const cmd = ffmpeg().setFfmpegPath(ffmpegPath).input(input).inputOptions(plan.inputOptions);
+  if (plan.filterComplex) cmd.complexFilter(plan.filterComplex);
   for (const o of [...plan.outputs, ...(plan.thumbnail ? [plan.thumbnail] : [])]) cmd.output(o.target).outputOptions(o.options);
   return cmd;
 }

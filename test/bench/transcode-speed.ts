@@ -10,7 +10,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFfmpegPlan, planToArgv } from '../../server/transcode/ffmpeg-args.js';
-import { buildLadder } from '../../server/transcode/ladder.js';
+import { buildLadder, UNKNOWN_SOURCE, type SourceInfo } from '../../server/transcode/ladder.js';
 import { loadProfiles } from '../../server/transcode/profiles.js';
 
 const run = promisify(execFile);
@@ -23,10 +23,13 @@ const source = join(dir, 'source.flv');
 // An OBS-like source: 720p30 H.264 with an 8 s GOP and AAC, as FLV (what our ingest hands ffmpeg).
 // Temporal noise stands in for camera grain: a clean testsrc2 encodes ~1.5x faster than real pictures.
 await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-  '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '250', '-b:v', '4000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', source]);
+  '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-b:v', '4000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', source]);
 
 const profile = loadProfiles('transcode-profiles').get('default')!;
-const ladder = buildLadder(profile, { videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 4000, audioCodec: 'aac' });
+// What the ingest would measure of these sources: x264 High, 2 s keyframes (so `passthrough` copies).
+const source720: SourceInfo = { ...UNKNOWN_SOURCE, videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 4000, audioCodec: 'aac', avcProfile: 100, avcLevel: 31, gopSeconds: 2, gopIntervals: 9 };
+const source1080Info: SourceInfo = { ...source720, width: 1920, height: 1080, videoKbps: 6000, avcLevel: 40 };
+const ladder = buildLadder(profile, source720);
 
 /** Runs ffmpeg processes on the source at full speed; returns wall seconds, CPU seconds and peak RSS (sum over processes). */
 async function measure(argvs: string[][], input: string): Promise<{ wall: number; cpu: number; rssMiB: number }> {
@@ -85,11 +88,11 @@ for (const preset of PRESETS) {
 // Every shipped profile at its own preset, fed a source of its top rung's height.
 const source1080 = join(dir, 'source1080.flv');
 await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30,noise=alls=12:allf=t', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-  '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '250', '-b:v', '6000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', source1080]);
+  '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-b:v', '6000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '160k', '-f', 'flv', source1080]);
 const profileRows: string[] = [];
 for (const [name, p] of loadProfiles('transcode-profiles')) {
-  const tall = p.rungs.some((r) => r.height > 720);
-  const src = tall ? { videoCodec: 'h264', width: 1920, height: 1080, fps: 30, videoKbps: 6000, audioCodec: 'aac' } : { videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 4000, audioCodec: 'aac' };
+  const tall = p.rungs.some((r) => (r.height ?? 0) > 720);
+  const src = tall ? source1080Info : source720;
   const l = buildLadder(p, src);
   const plan = buildFfmpegPlan(l, p, (r) => join(dir, `${name}-${r}.mp4`));
   const m = await measure([['-y', ...planToArgv(plan)]], tall ? source1080 : source);

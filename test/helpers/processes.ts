@@ -140,9 +140,18 @@ export interface Publisher {
   stop(): Promise<number | null>;
 }
 
+/**
+ * x264 settings of the publisher: `zerolatency` (fast, no B-frames), or `obs` as OBS's x264 sends
+ * by default (veryfast, High profile, 2 B-frames).
+ */
+const PUBLISH_ENCODERS = {
+  zerolatency: ['-preset', 'ultrafast', '-tune', 'zerolatency'],
+  obs: ['-preset', 'veryfast', '-profile:v', 'high', '-bf', '2'],
+};
+
 /** Starts ffmpeg publishing `seconds` of 1280x720@30 test picture and a sine tone (OBS-like 8 s GOP by default). */
-export function publish(url: string, opts: { seconds?: number; size?: string; fps?: number; gop?: number } = {}): Publisher {
-  const { seconds = 60, size = '1280x720', fps = 30, gop = 250 } = opts;
+export function publish(url: string, opts: { seconds?: number; size?: string; fps?: number; gop?: number; encoder?: keyof typeof PUBLISH_ENCODERS } = {}): Publisher {
+  const { seconds = 60, size = '1280x720', fps = 30, gop = 250, encoder = 'zerolatency' } = opts;
   const proc = spawn(
     'ffmpeg',
     [
@@ -150,7 +159,7 @@ export function publish(url: string, opts: { seconds?: number; size?: string; fp
       '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', String(seconds),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-b:v', '2500k', '-pix_fmt', 'yuv420p',
+      '-c:v', 'libx264', ...PUBLISH_ENCODERS[encoder], '-g', String(gop), '-b:v', '2500k', '-pix_fmt', 'yuv420p',
       '-c:a', 'aac', '-b:a', '128k',
       '-f', 'flv', url,
     ],

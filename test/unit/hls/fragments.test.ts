@@ -62,7 +62,7 @@ describe('FragmentReader on recorded ffmpeg fMP4', () => {
 
 describe('Segmenter rules', () => {
   const frag = (start: number, independent: boolean, duration = 0.2): Fragment => ({
-    kind: 'fragment', data: Buffer.alloc(0), start, duration, independent,
+    kind: 'fragment', data: Buffer.alloc(0), start, duration, independent, presentationOffset: 0,
   });
 
   it('drops fragments until the first keyframe', () => {

@@ -28,7 +28,7 @@ function liveWindow(opts: { playlistSize?: number; reports?: boolean } = {}) {
   w.setInit(init);
   const feed = (fragments: number, every = 10, duration = 0.2) => {
     for (let i = 0; i < fragments; i++) {
-      const f: Fragment = { kind: 'fragment', data: Buffer.from(`<${clock.toFixed(1)}>`), start: clock, duration, independent: Math.round(clock / duration) % every === 0 };
+      const f: Fragment = { kind: 'fragment', data: Buffer.from(`<${clock.toFixed(1)}>`), start: clock, duration, independent: Math.round(clock / duration) % every === 0, presentationOffset: 0 };
       w.addFragment(f);
       clock += duration;
       now += duration * 1000;

@@ -48,7 +48,7 @@ describe('playlist writers (golden)', () => {
 
 describe('RenditionWindow', () => {
   const init = { kind: 'init', data: Buffer.from('init'), info: { tracks: [] }, timeline: {} } as unknown as InitPiece;
-  const frag = (start: number, independent: boolean): Fragment => ({ kind: 'fragment', data: Buffer.from(`f${start}`), start, duration: 0.5, independent });
+  const frag = (start: number, independent: boolean): Fragment => ({ kind: 'fragment', data: Buffer.from(`f${start}`), start, duration: 0.5, independent, presentationOffset: 0 });
 
   let clock = 0;
   /** Feeds `n` whole 2 s GOPs of four 0.5 s fragments, the first independent, on a continuous timeline. */

@@ -7,7 +7,7 @@ import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
 const profiles = loadProfiles('transcode-profiles');
-const source720 = { videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 2500, audioCodec: 'aac' };
+const source720 = { ...UNKNOWN_SOURCE, videoCodec: 'h264', width: 1280, height: 720, fps: 30, videoKbps: 2500, audioCodec: 'aac' };
 
 describe('ffmpeg arguments for the default profile (golden)', () => {
   const profile = profiles.get('default')!;

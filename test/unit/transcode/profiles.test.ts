@@ -9,7 +9,7 @@ const good = {
 describe('transcode profiles', () => {
   it('loads every shipped profile', () => {
     const profiles = loadProfiles('transcode-profiles');
-    expect([...profiles.keys()]).toEqual(['1080p', 'default', 'low-cpu']);
+    expect([...profiles.keys()]).toEqual(['1080p', 'default', 'low-cpu', 'passthrough']);
     expect(profiles.get('default')!.rungs.map((r) => r.name)).toEqual(['720p', '480p', '360p']);
     for (const p of profiles.values()) expect(Object.isFrozen(p)).toBe(true);
   });
@@ -30,5 +30,20 @@ describe('transcode profiles', () => {
     [{ ...good, rungs: [{ name: '360p' }] }, 'rungs[0].height is required'],
   ])('names the file, the field and what is allowed (%#)', (data, message) => {
     expect(() => validateProfile(data, 'transcode-profiles/x.json')).toThrow(message);
+  });
+});
+
+describe('passthrough rungs in a profile', () => {
+  const pass = { name: 'source', passthrough: true, videoBitrate: 2500, maxrate: 2800, bufsize: 2800, audioBitrate: 128 };
+  it('takes a passthrough rung without a height', () => {
+    expect(validateProfile({ ...good, rungs: [pass, good.rungs[0]] }, 'x.json').rungs[0]).toMatchObject({ passthrough: true });
+  });
+  it.each([
+    [{ ...good, rungs: [{ ...pass, height: 720 }] }, "x.json: rungs[0].height must be left out of a passthrough rung (it has the source's size)"],
+    [{ ...good, rungs: [pass, { ...pass, name: 'again' }] }, 'x.json: rungs: at most one rung may be passthrough'],
+    [{ ...good, rungs: [{ ...pass, passthrough: false }] }, 'x.json: rungs[0].height is required (an even number from 144 to 2160) unless passthrough is true'],
+    [{ ...good, rungs: [{ ...pass, passthrough: 'yes' }] }, 'x.json: rungs[0].passthrough must be true or false'],
+  ])('refuses a bad passthrough rung with a message (%#)', (data, message) => {
+    expect(() => validateProfile(data, 'x.json')).toThrow(message);
   });
 });
