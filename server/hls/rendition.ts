@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Fragment, InitPiece } from './fragments.js';
 import { Segmenter, type CutSegment } from './segmenter.js';
+import { firstSegmentSeconds } from '../transcode/ladder.js';
 import { skippableSegments, writeMediaPlaylist, type PlaylistPart, type RenditionReport } from './playlist.js';
 import { satisfies, type BlockingRequest, type LiveEdge } from './blocking.js';
 
@@ -107,7 +108,7 @@ export class RenditionWindow {
   constructor(opts: RenditionOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.segmenter = new Segmenter(opts.segmentSeconds);
+    this.segmenter = new Segmenter(opts.segmentSeconds, firstSegmentSeconds(opts.segmentSeconds));
     this.now = opts.now ?? Date.now;
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
@@ -208,7 +209,7 @@ export class RenditionWindow {
     if (this.ended) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
-    this.segmenter = new Segmenter(this.opts.segmentSeconds);
+    this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds));
     this.openParts = [];
     if (this.inits.size > 0 || this.segments.length > 0) {
       this.generation++;

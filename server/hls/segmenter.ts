@@ -27,8 +27,13 @@ export class Segmenter {
   private duration = 0;
   /** Fragments dropped because no keyframe had arrived yet. */
   dropped = 0;
+  private cuts = 0;
 
-  constructor(private readonly segmentSeconds: number) {}
+  /** `firstSeconds`: the first segment may be cut this early (at a keyframe the encoder placed there). */
+  constructor(
+    private readonly segmentSeconds: number,
+    private readonly firstSeconds = segmentSeconds,
+  ) {}
 
   /** Adds a fragment; returns the segment it completed, if any. */
   push(fragment: Fragment): CutSegment | undefined {
@@ -40,7 +45,8 @@ export class Segmenter {
       this.start(fragment);
       return undefined;
     }
-    if (opensSegment(this.duration, fragment, this.segmentSeconds)) {
+    if (opensSegment(this.duration, fragment, this.cuts === 0 ? this.firstSeconds : this.segmentSeconds)) {
+      this.cuts++;
       const done = this.take();
       this.start(fragment);
       return done;

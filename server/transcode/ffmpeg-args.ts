@@ -4,7 +4,7 @@
  * Recipe measured in ../shared/DESIGN.md ("Fragmented MP4 out of ffmpeg").
  */
 import type { Profile } from './profile-schema.js';
-import type { Rendition } from './ladder.js';
+import { firstSegmentSeconds, type Rendition } from './ladder.js';
 
 /** One output of the command. */
 export interface FfmpegOutput {
@@ -30,7 +30,7 @@ export const THUMBNAIL_SECONDS = 10;
 /** Builds the plan; `target(name)` says where each rendition goes (a unix socket URL). */
 export function buildFfmpegPlan(
   ladder: readonly Rendition[],
-  profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'audioSampleRate'>,
+  profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'audioSampleRate' | 'segmentSeconds'>,
   target: (rendition: string) => string,
   thumbnailFile?: string,
 ): FfmpegPlan {
@@ -109,7 +109,11 @@ export function buildFfmpegPlan(
         // Beside a copied rung, keyframes go where the source has them instead (the ladder made
         // sure those fit the segments), so every rendition's segments start on the same frame and
         // a player switches between them cleanly; -g then only bounds a source gone astray.
-        ...(copying ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)] : ['-g', String(r.gop)]),
+        // Otherwise one extra keyframe half a segment in, for a short first segment (ladder.ts,
+        // firstSegmentSeconds): x264 counts the next GOP from it, so later segments stay whole.
+        ...(copying
+          ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)]
+          : ['-force_key_frames', `expr:eq(n,${Math.round(firstSegmentSeconds(profile.segmentSeconds) * r.fps)})`, '-g', String(r.gop)]),
         '-keyint_min', String(r.gop),
         '-sc_threshold', '0',
         ...audioAndContainer(r),

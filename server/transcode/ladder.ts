@@ -71,6 +71,13 @@ export function partTargetFor(partSeconds: number, fps: number): number {
   return Math.ceil(partSeconds * fps - 1e-6) / fps;
 }
 
+/**
+ * The first segment of every encoder run is half a segment long: the encoders key a frame there
+ * (ffmpeg-args.ts) and the segmenter cuts at it, so the master is playable ~1 s sooner after a
+ * publish or restart (the first playable playlist waits for a whole first segment per rendition).
+ */
+export const firstSegmentSeconds = (segmentSeconds: number): number => segmentSeconds / 2;
+
 /** Slack on a copied rung's PART-TARGET: the source's timestamps are whole milliseconds (FLV). */
 const PASSTHROUGH_PART_SLACK = 0.002;
 /**

@@ -19,7 +19,7 @@ describe('startup', () => {
 
   it.each([
     [{ ORIGIN_RTMP_PORT: 'abc' }, [], /ORIGIN_RTMP_PORT must be an integer from 1 to 65535, got "abc"/],
-    [{ ORIGIN_PROFILE: 'nosuch' }, [], /ORIGIN_PROFILE \/ profile must name a file in transcode-profiles\/ \(1080p, default, low-cpu\), got "nosuch"/],
+    [{ ORIGIN_PROFILE: 'nosuch' }, [], /ORIGIN_PROFILE \/ profile must name a file in transcode-profiles\/ \(1080p, default, low-cpu, passthrough\), got "nosuch"/],
     [{ ORIGIN_STREAM_KEYS: 'x' }, [], /ORIGIN_STREAM_KEYS entry 1 must look like name:key/],
     [{}, ['--config', '/nonexistent.json'], /config file \/nonexistent.json: cannot read it/],
     [{}, ['--frobnicate'], /command line: .*frobnicate/],

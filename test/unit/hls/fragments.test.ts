@@ -82,4 +82,15 @@ describe('Segmenter rules', () => {
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([2, 2]);
   });
+
+  it('cuts the first segment at the keyframe half a segment in, then whole segments', () => {
+    const s = new Segmenter(2, 1);
+    const done = [];
+    // keyframes as the encoder places them: frame 0, 1 s, then every 2 s
+    for (let i = 0; i < 40; i++) {
+      const r = s.push(frag(i * 0.2, i === 0 || (i - 5) % 10 === 0));
+      if (r) done.push(r);
+    }
+    expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([1, 2, 2, 2]);
+  });
 });
