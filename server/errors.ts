@@ -34,6 +34,15 @@ export const ERR_BAD_DIRECTIVE = createError<[string]>('ERR_BAD_DIRECTIVE', 'Bad
 /** A blocking request held for 3 target durations without the awaited part or segment (503, Retry-After). */
 export const ERR_HOLD_TIMEOUT = createError<[string]>('ERR_HOLD_TIMEOUT', 'Not available in time: %s; retry', 503);
 
+/** The admin API is off (no ORIGIN_ADMIN_TOKEN): never open. */
+export const ERR_ADMIN_DISABLED = createError('ERR_ADMIN_DISABLED', 'The admin API is off: set ORIGIN_ADMIN_TOKEN to use it', 403);
+
+/** No or a wrong bearer token on an admin route. */
+export const ERR_UNAUTHORIZED = createError<[string]>('ERR_UNAUTHORIZED', '%s', 401);
+
+/** Signed playback: the media path lacks a token, or it is wrong or expired. */
+export const ERR_PLAYBACK_FORBIDDEN = createError<[string]>('ERR_PLAYBACK_FORBIDDEN', '%s', 403);
+
 /** A configuration value failed validation; the message names the key and what is allowed. */
 export const ERR_CONFIG_INVALID = createError<[string]>('ERR_CONFIG_INVALID', '%s', 500);
 

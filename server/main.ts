@@ -18,6 +18,7 @@ import { SessionManager } from './session/manager.js';
 import { loadProfiles } from './transcode/profiles.js';
 import { locate } from './transcode/ffmpeg-binary.js';
 import { buildOrigin } from './origin/app.js';
+import { startWebhooks } from './hooks/webhooks.js';
 
 const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -63,17 +64,29 @@ async function main(): Promise<void> {
       endedRetentionMs: config.endedRetentionSeconds * 1000,
       maxStreams: config.maxStreams,
       maxMediaBytes: config.maxMediaMemoryMB * 2 ** 20,
+      publishAuthUrl: config.publishAuthUrl,
     },
     { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000 },
   );
-  const ingest = new RtmpIngest({ port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask });
-  const app = await buildOrigin({ logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls });
+  const ingest = new RtmpIngest({
+    port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask,
+    idleMs: config.rtmpIdleSeconds * 1000,
+    tls: tls ? { port: config.rtmpsPort, ...tls } : undefined,
+  });
+  const app = await buildOrigin({
+    logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
+    adminToken: config.adminToken, playbackSecret: config.playbackSecret,
+  });
+  const stopWebhooks = config.webhookUrls
+    ? startWebhooks(events, { urls: config.webhookUrls.split(','), secret: config.webhookSecret, logger })
+    : () => {};
 
   closeWithGrace({ delay: 8000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
     else logger.info({ signal }, 'shutting down');
     ingest.refuseNewPublishers();
     await sessions.close();
+    stopWebhooks();
     await ingest.close();
     await app.close();
     await rm(runDir, { recursive: true, force: true });
@@ -95,7 +108,9 @@ async function main(): Promise<void> {
     'live-origin is running.',
     `  OBS  Settings > Stream > Service: Custom`,
     `       Server:     rtmp://${host}:${config.rtmpPort}/${RTMP_APP}`,
-    ...config.streams.map((s) => `       Stream Key: ${s.key}   (stream "${s.name}")`),
+    tls ? `               or rtmps://${host}:${config.rtmpsPort}/${RTMP_APP}` : '',
+    config.publishAuthUrl ? `       Stream keys are checked by ${config.publishAuthUrl}` : '',
+    ...(config.publishAuthUrl ? [] : config.streams.map((s) => `       Stream Key: ${s.key}   (stream "${s.name}")`)),
     demoKeyFile ? `       (demo key kept in ${demoKeyFile}; set ORIGIN_STREAM_KEYS to choose your own)` : '',
     `  Watch: ${web}/watch/${config.streams[0]?.name ?? ''}   (all streams: ${web}/)`,
     `  HLS:   ${web}/live/<name>/master.m3u8`,

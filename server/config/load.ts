@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Value } from '@sinclair/typebox/value';
-import { ConfigSchema, ENV_NAMES, StreamSchema, type Config, type StreamConfig } from './schema.js';
+import { ConfigSchema, ENV_NAMES, SECRET_SETTINGS, StreamSchema, type Config, type StreamConfig } from './schema.js';
 import { describeAllowed, schemaErrorMessages } from './validate.js';
 import { ERR_CONFIG_INVALID } from '../errors.js';
 
@@ -111,7 +111,7 @@ export function loadConfig(cli: CliOptions, env: NodeJS.ProcessEnv): Readonly<Co
     if (where === undefined || where.includes(': ')) return where ? `${fileLabel}${path}` : path;
     return path === top ? where : `${where} (${path})`;
   };
-  const problems = schemaErrorMessages(ConfigSchema, withDefaults, label, (path) => /\.key$/.test(path));
+  const problems = schemaErrorMessages(ConfigSchema, withDefaults, label, (path) => /\.key$/.test(path) || SECRET_SETTINGS.has(path));
   if (problems.length === 0) problems.push(...crossChecks(withDefaults as Config, label));
   if (problems.length) throw new ERR_CONFIG_INVALID(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   const config = withDefaults as Config;
@@ -167,7 +167,7 @@ export const DEMO_STREAM = 'demo';
  * `<mediaDir>/demo-stream-key`, so that `npm ci && npm start` works and the key survives restarts.
  */
 export async function ensureDemoStream(config: Readonly<Config>): Promise<{ config: Readonly<Config>; demoKeyFile?: string }> {
-  if (config.streams.length > 0) return { config };
+  if (config.streams.length > 0 || config.publishAuthUrl) return { config };
   const file = join(config.mediaDir, 'demo-stream-key');
   let key = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (!new RegExp(StreamSchema.properties.key.pattern!).test(key)) {

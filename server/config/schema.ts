@@ -50,6 +50,21 @@ export const ConfigSchema = Type.Object(
     endedRetentionSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 300, description: 'an ended stream stays served (with ENDLIST) this long' }),
     maxStreams: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'live streams at most; more publishers are refused' }),
     maxMediaMemoryMB: Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: 'media held in memory at most; new publishers are refused above it' }),
+    adminToken: Type.Optional(
+      Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', description: 'bearer token for the admin API (kick, sessions, tokens); without it those routes are off' }),
+    ),
+    webhookUrls: Type.Optional(
+      Type.String({ pattern: '^https?://[^\\s,]+(,https?://[^\\s,]+)*$', description: 'comma-separated URLs that receive stream.started/ended/failed' }),
+    ),
+    webhookSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 256, description: 'HMAC-SHA256 key for the X-Origin-Signature header of webhooks' })),
+    publishAuthUrl: Type.Optional(
+      Type.String({ pattern: '^https?://\\S+$', description: 'URL asked (POST { key, ip }) to allow each publish; 2xx with { "name" } within 2 s allows' }),
+    ),
+    playbackSecret: Type.Optional(
+      Type.String({ minLength: 16, maxLength: 256, description: 'signed playback: media URLs need /live/<name>/t/<expiry>.<hmac>/...' }),
+    ),
+    rtmpsPort: Port(1936, 'RTMPS ingest port (open only with tlsCert and tlsKey)'),
+    rtmpIdleSeconds: Type.Number({ minimum: 1, maximum: 600, default: 10, description: 'an RTMP connection that sends nothing this long is closed' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -81,4 +96,14 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   endedRetentionSeconds: 'ORIGIN_ENDED_RETENTION',
   maxStreams: 'ORIGIN_MAX_STREAMS',
   maxMediaMemoryMB: 'ORIGIN_MAX_MEDIA_MB',
+  adminToken: 'ORIGIN_ADMIN_TOKEN',
+  webhookUrls: 'ORIGIN_WEBHOOK_URLS',
+  webhookSecret: 'ORIGIN_WEBHOOK_SECRET',
+  publishAuthUrl: 'ORIGIN_PUBLISH_AUTH_URL',
+  playbackSecret: 'ORIGIN_PLAYBACK_SECRET',
+  rtmpsPort: 'ORIGIN_RTMPS_PORT',
+  rtmpIdleSeconds: 'ORIGIN_RTMP_IDLE_TIMEOUT',
 };
+
+/** Settings whose values never appear in messages or logs. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['adminToken', 'webhookSecret', 'playbackSecret']);

@@ -104,6 +104,12 @@ export class RenditionWindow {
   private cached: { version: number; full?: MediaPiece; skip?: MediaPiece } = { version: -1 };
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<() => void>();
+  /** Segments cut by this window (for metrics; never goes back). */
+  segmentsPublished = 0;
+  /** Wall-clock ms when the newest segment was listed (0 before any). */
+  newestSegmentAt = 0;
+  /** Seconds of media added (all fragments), for the transcoder's speed. */
+  mediaSeconds = 0;
 
   constructor(opts: RenditionOptions) {
     this.opts = opts;
@@ -176,6 +182,7 @@ export class RenditionWindow {
   /** Adds one fragment from ffmpeg: it is published as a part at once, and closes a segment when it opens the next. */
   addFragment(fragment: Fragment): void {
     if (this.ended) return;
+    this.mediaSeconds += fragment.duration;
     this.wallAtZero ??= this.opts.anchor?.() ?? this.now() - fragment.start * 1000;
     const done = this.segmenter.push(fragment);
     // (no change is announced between closing a segment and adding the part that opened the next:
@@ -353,6 +360,8 @@ export class RenditionWindow {
     });
     if (this.pendingDiscontinuity) this.discontinuities++;
     this.pendingDiscontinuity = false;
+    this.segmentsPublished++;
+    this.newestSegmentAt = this.now();
     this.retained += body.length;
     const keep = this.opts.playlistSize + this.opts.graceSegments;
     if (this.segments.length > keep) {

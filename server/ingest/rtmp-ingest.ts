@@ -14,6 +14,7 @@
  * - NMS logs through `console`; its logger is routed to ours at debug level, keys masked.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { createRequire } from 'node:module';
 import NodeMediaServer, { type NmsSession, type NmsSubscriber } from 'node-media-server';
 import type { Logger } from 'pino';
@@ -62,8 +63,8 @@ export interface FlvSubscription {
   lastTagAt(): number;
 }
 
-/** Decides on a publish: returns null to accept or the reason to refuse. */
-export type PublishHandler = (publish: IngestPublish) => string | null;
+/** Decides on a publish: null to accept or the reason to refuse, now or later (an auth callback). */
+export type PublishHandler = (publish: IngestPublish) => string | null | Promise<string | null>;
 
 /** Listener settings. */
 export interface IngestOptions {
@@ -73,6 +74,10 @@ export interface IngestOptions {
   onPublish: PublishHandler;
   /** Masks a secret for logs. */
   mask: (secret: string) => string;
+  /** A connection that sends nothing this long is closed (slowloris, dead peers, idle scanners). */
+  idleMs: number;
+  /** RTMPS: TLS-wrapped RTMP on its own port, when a certificate is configured. */
+  tls?: { port: number; cert: Buffer; key: Buffer } | undefined;
 }
 
 const VIDEO_CODECS: Record<string, string> = { '7': 'h264', avc1: 'h264', '12': 'hevc', hvc1: 'hevc', av01: 'av1', vp09: 'vp9' };
@@ -96,6 +101,7 @@ export class RtmpIngest {
   private readonly log: Logger;
   private nms: NodeMediaServer | undefined;
   private server: Server | undefined;
+  private tlsServer: Server | undefined;
   private refusing = false;
   private subscriptions = 0;
 
@@ -111,15 +117,44 @@ export class RtmpIngest {
     const nms = new NodeMediaServer({});
     nms.on('prePublish', (session) => this.prePublish(session));
     this.nms = nms;
-    const server = createServer((socket: Socket) => nms.rtmpServer.handleRequest(socket));
+    const accept = (socket: Socket) => {
+      // NMS has no idle timeout of its own: a connection that never handshakes would stay forever.
+      socket.setTimeout(this.opts.idleMs, () => {
+        this.log.info({ remoteAddress: socket.remoteAddress, idleMs: this.opts.idleMs }, 'RTMP connection idle; closed');
+        socket.destroy();
+      });
+      socket.on('error', () => socket.destroy());
+      nms.rtmpServer.handleRequest(socket);
+    };
+    this.server = await this.listen(createServer(accept), 'RTMP', this.opts.port);
+    const tls = this.opts.tls;
+    if (tls) {
+      // RTMPS (OBS: rtmps://host:port/live): the same ingest behind TLS. A failed TLS handshake
+      // only ends that connection.
+      const tlsServer = createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.opts.idleMs }, accept);
+      tlsServer.on('tlsClientError', (err, socket) => {
+        this.log.debug({ remoteAddress: socket.remoteAddress, error: err.message }, 'RTMPS handshake failed');
+        socket.destroy();
+      });
+      this.tlsServer = await this.listen(tlsServer, 'RTMPS', tls.port);
+    }
+  }
+
+  private async listen<S extends Server>(server: S, what: string, port: number): Promise<S> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new ERR_LISTEN('RTMP', this.opts.port, err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.message)),
+        reject(new ERR_LISTEN(what, port, err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.message)),
       );
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      server.listen(port, this.opts.host, () => resolve());
     });
-    server.on('error', (err) => this.log.error({ err }, 'RTMP listener error'));
-    this.server = server;
+    server.on('error', (err) => this.log.error({ err }, `${what} listener error`));
+    return server;
+  }
+
+  /** The bound RTMPS port, if RTMPS is on. */
+  get tlsPort(): number | undefined {
+    const addr = this.tlsServer?.address();
+    return typeof addr === 'object' && addr ? addr.port : undefined;
   }
 
   /** The bound port (useful with port 0 in tests). */
@@ -132,6 +167,7 @@ export class RtmpIngest {
   refuseNewPublishers(): void {
     this.refusing = true;
     this.server?.close();
+    this.tlsServer?.close();
   }
 
   /** Closes the listener and every RTMP connection. */
@@ -143,14 +179,18 @@ export class RtmpIngest {
   private prePublish(session: NmsSession): void {
     const remoteAddress = session.socket?.remoteAddress ?? session.ip;
     const key = session.streamName;
-    let reason: string | null;
-    if (this.refusing) reason = 'the server is shutting down';
-    else if (session.streamApp !== RTMP_APP) reason = `unknown application "${session.streamApp}" (publish to rtmp://host:port/${RTMP_APP}/<stream key>)`;
-    else reason = this.opts.onPublish(this.wrap(session, remoteAddress));
-    if (reason !== null) {
+    let decision: string | null | Promise<string | null>;
+    if (this.refusing) decision = 'the server is shutting down';
+    else if (session.streamApp !== RTMP_APP) decision = `unknown application "${session.streamApp}" (publish to rtmp://host:port/${RTMP_APP}/<stream key>)`;
+    else decision = this.opts.onPublish(this.wrap(session, remoteAddress));
+    const refuse = (reason: string | null) => {
+      if (reason === null) return;
       this.log.warn({ remoteAddress, key: this.opts.mask(key), reason }, 'publish refused');
       session.close();
-    }
+    };
+    if (typeof decision === 'object' && decision !== null) {
+      decision.then(refuse, (err: Error) => refuse(`publish decision failed: ${err.message}`));
+    } else refuse(decision);
   }
 
   private wrap(session: NmsSession, remoteAddress: string): IngestPublish {

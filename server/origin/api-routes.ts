@@ -1,11 +1,51 @@
 /**
- * The JSON API: the list of streams for the player and for operators, and the health check.
- * Names only, never keys.
+ * The JSON API: the list of streams for the player and for operators, one stream's details, the
+ * health check, Prometheus metrics, and the admin routes (kick, sessions, playback tokens) behind
+ * a bearer token. Names only, never keys. Route schemas (TypeBox) validate input and make the
+ * OpenAPI document at /api/openapi.json (@fastify/swagger).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import '@fastify/swagger'; // types: route schema tags/security and app.swagger()
 import type { SessionManager } from '../session/manager.js';
+import type { LiveSession } from '../session/live-session.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
+import { STREAM_NAME_PATTERN } from '../config/schema.js';
+import { ERR_ADMIN_DISABLED, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_UNAUTHORIZED } from '../errors.js';
 import { cacheHeaders } from './cache-policy.js';
+import type { OriginMetrics } from './metrics.js';
+import { MAX_TOKEN_SECONDS, mintToken } from './playback-token.js';
+
+/** What the API plugin needs. */
+export interface ApiOptions {
+  sessions: SessionManager;
+  publicUrl: string | undefined;
+  events: StreamEvents;
+  metrics: OriginMetrics;
+  /** Bearer token of the admin routes; without it they answer 403 (off, never open). */
+  adminToken: string | undefined;
+  /** Signed playback secret: URLs in answers then carry a token only when one is minted. */
+  playbackSecret: string | undefined;
+}
+
+const Name = Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name' });
+const ADMIN = { tags: ['admin'], security: [{ bearer: [] }] };
+
+/** sha256 both sides so timingSafeEqual compares equal lengths and leaks nothing about the token's length. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Throws unless the request carries the admin bearer token. */
+export function requireAdmin(req: Pick<FastifyRequest, 'headers'>, adminToken: string | undefined): void {
+  if (!adminToken) throw new ERR_ADMIN_DISABLED();
+  const m = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) throw new ERR_UNAUTHORIZED('this route needs "Authorization: Bearer <ORIGIN_ADMIN_TOKEN>"');
+  if (!sameToken(m[1]!, adminToken)) throw new ERR_UNAUTHORIZED('wrong admin token');
+}
 
 /** Base URL for links in API answers: ORIGIN_PUBLIC_URL, else what the client used to reach us. */
 export function baseUrl(publicUrl: string | undefined, req: Pick<FastifyRequest, 'protocol' | 'host'>): string {
@@ -13,22 +53,32 @@ export function baseUrl(publicUrl: string | undefined, req: Pick<FastifyRequest,
 }
 
 /** The API plugin. */
-export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl: string | undefined; events: StreamEvents }> = async (
-  app,
-  { sessions, publicUrl, events },
-) => {
+export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
+  const { sessions, publicUrl, events, metrics, adminToken } = opts;
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(cacheHeaders('api'));
     return payload;
   });
+  // 401 says how to authenticate (RFC 6750).
+  app.addHook('onError', async (_req, reply, err) => {
+    if ((err as { code?: string }).code === 'ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="live-origin admin"');
+  });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
+    reply.type(metrics.register.contentType);
+    return metrics.register.metrics();
+  });
+
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Server-sent events: the directory page updates when a stream starts or ends, without polling.
   // (SSE over a WebSocket: one-way is all it needs, it passes proxies as plain HTTP, and the
   // browser's EventSource reconnects by itself.)
   const open = new Set<import('node:http').ServerResponse>();
-  app.get('/api/events', (req, reply) => {
+  app.get('/api/events', { schema: { tags: ['streams'], summary: 'Server-sent events: stream.started, stream.ready, stream.ended, stream.failed' } }, (req, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -54,10 +104,7 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
     for (const res of open) res.end();
   });
 
-  app.get('/api/streams', async (req) => {
-    const base = baseUrl(publicUrl, req);
-    return {
-      streams: sessions.list().map((s) => ({
+  const summary = (s: LiveSession, base: string) => ({
         name: s.name,
         live: s.isLive,
         state: s.state,
@@ -73,7 +120,106 @@ export const apiRoutes: FastifyPluginAsync<{ sessions: SessionManager; publicUrl
         restarts: s.restarts,
         memoryBytes: s.memoryBytes,
         ...(s.lastFailure ? { lastFailure: s.lastFailure } : {}),
+  });
+  const find = (name: string) => {
+    const s = sessions.get(name);
+    if (!s) throw new ERR_STREAM_NOT_FOUND(name);
+    return s;
+  };
+
+  app.get('/api/streams', { schema: { tags: ['streams'], summary: 'Every live and recently ended stream' } }, async (req) => {
+    const base = baseUrl(publicUrl, req);
+    return { streams: sessions.list().map((s) => summary(s, base)) };
+  });
+
+  api.get(
+    '/api/streams/:name',
+    { schema: { tags: ['streams'], summary: 'One stream: ingest, ladder, transcoder', params: Type.Object({ name: Name }) } },
+    async (req) => {
+      const s = find(req.params.name);
+      let admin = false;
+      try {
+        requireAdmin(req, adminToken);
+        admin = true;
+      } catch {
+        // the publisher's address is for operators only
+      }
+      return {
+        ...summary(s, baseUrl(publicUrl, req)),
+        ingest: {
+          connected: s.remoteAddress !== undefined,
+          connectedAt: s.publisherSince ? new Date(s.publisherSince).toISOString() : null,
+          remoteAddress: admin ? s.remoteAddress ?? null : s.remoteAddress ? '(admin only)' : null,
+          videoCodec: s.source?.videoCodec ?? null,
+          width: s.source?.width ?? null,
+          height: s.source?.height ?? null,
+          fps: s.source?.fps ?? null,
+          measuredBitrateKbps: Math.round((s.rates.bytes.perSecond * 8) / 1000),
+          measuredFps: Math.round(s.rates.frames.perSecond * 100) / 100,
+          bytesReceived: s.ingestBytes,
+        },
+        transcoder: {
+          running: s.transcoding,
+          pid: s.transcoderPid ?? null,
+          speed: Math.round(s.rates.speed.perSecond * 100) / 100,
+          restarts: s.restarts,
+        },
+      };
+    },
+  );
+
+  api.post(
+    '/api/streams/:name/kick',
+    { schema: { ...ADMIN, summary: 'Disconnect the publisher and end the stream (ENDLIST)', params: Type.Object({ name: Name }) } },
+    async (req) => {
+      requireAdmin(req, adminToken);
+      const s = find(req.params.name);
+      const wasLive = s.isLive;
+      await s.end('kicked by an operator');
+      req.log.warn({ stream: s.name, wasLive }, 'stream kicked by an operator');
+      return { name: s.name, kicked: wasLive, state: s.state };
+    },
+  );
+
+  app.get('/api/sessions', { schema: { ...ADMIN, summary: 'Publisher sessions with their addresses' } }, async (req) => {
+    requireAdmin(req, adminToken);
+    return {
+      sessions: sessions.list().map((s) => ({
+        name: s.name,
+        state: s.state,
+        epoch: s.epoch,
+        startedAt: new Date(s.startedAt).toISOString(),
+        remoteAddress: s.remoteAddress ?? null,
+        publisherSince: s.publisherSince ? new Date(s.publisherSince).toISOString() : null,
+        bytesReceived: s.ingestBytes,
+        restarts: s.restarts,
+        transcoderPid: s.transcoderPid ?? null,
       })),
     };
   });
+
+  api.post(
+    '/api/tokens',
+    {
+      schema: {
+        ...ADMIN,
+        summary: 'Mint a signed playback token (ORIGIN_PLAYBACK_SECRET)',
+        body: Type.Object({ name: Name, ttlSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: MAX_TOKEN_SECONDS, default: 3600 })) }, { additionalProperties: false }),
+      },
+    },
+    async (req) => {
+      requireAdmin(req, adminToken);
+      if (!opts.playbackSecret) throw new ERR_PLAYBACK_FORBIDDEN('signed playback is off: set ORIGIN_PLAYBACK_SECRET to mint tokens');
+      const expiry = Math.floor(Date.now() / 1000) + (req.body.ttlSeconds ?? 3600);
+      const token = mintToken(opts.playbackSecret, req.body.name, expiry);
+      const base = baseUrl(publicUrl, req);
+      return {
+        name: req.body.name,
+        token,
+        expiresAt: new Date(expiry * 1000).toISOString(),
+        playbackUrl: `${base}/live/${req.body.name}/t/${token}/master.m3u8`,
+        watchUrl: `${base}/watch/${req.body.name}?token=${token}`,
+      };
+    },
+  );
 };

@@ -12,6 +12,8 @@ import { mediaRoutes } from './media-routes.js';
 import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
+import fastifySwagger from '@fastify/swagger';
+import { createMetrics } from './metrics.js';
 
 /** What the app serves from. */
 export interface OriginOptions {
@@ -22,6 +24,10 @@ export interface OriginOptions {
   playerRoot: string;
   /** With a certificate: HTTPS with HTTP/2 (HTTP/1.1 still allowed for old clients and CDNs). */
   tls?: { cert: Buffer; key: Buffer };
+  /** Admin bearer token (ORIGIN_ADMIN_TOKEN); admin routes are off without it. */
+  adminToken?: string;
+  /** Signed playback secret (ORIGIN_PLAYBACK_SECRET); media needs a token in the path with it. */
+  playbackSecret?: string;
 }
 
 const MAX_ECHO = 200;
@@ -49,6 +55,22 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     exposedHeaders: ['Content-Length', 'Content-Range', 'Age', 'ETag', 'Date'],
     maxAge: 86400,
     strictPreflight: false,
+  });
+  // Metrics: every answer counted by route pattern (bounded labels), status and bytes.
+  const metrics = createMetrics(opts.sessions);
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const bodyless = req.method === 'HEAD' || reply.statusCode === 304;
+    const sent = bodyless ? 0 : Number(reply.getHeader('content-length') ?? 0);
+    metrics.observeHttp(route, req.method, reply.statusCode, sent, reply.elapsedTime / 1000);
+  });
+  // The OpenAPI document is made from the route schemas (served by apiRoutes at /api/openapi.json).
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'live-origin', version: '0.1.0', description: 'Live HLS origin: streams, operations and admin API' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'ORIGIN_ADMIN_TOKEN' } } },
+    },
+    hideUntagged: true,
   });
   // Per-request logs only at debug (a busy origin must not flood its logs); the hook is not even
   // installed otherwise, to keep the hot path short.
@@ -86,8 +108,10 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  await app.register(mediaRoutes, { sessions: opts.sessions });
-  await app.register(apiRoutes, { sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events });
+  await app.register(mediaRoutes, { sessions: opts.sessions, playbackSecret: opts.playbackSecret });
+  await app.register(apiRoutes, {
+    sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events, metrics, adminToken: opts.adminToken, playbackSecret: opts.playbackSecret,
+  });
   await app.register(playerRoutes, { root: opts.playerRoot });
   return app;
 }

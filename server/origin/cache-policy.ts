@@ -40,9 +40,16 @@ export const CACHE_CONTROL = {
 /** Every kind of response the origin gives. */
 export type ResponseKind = 'playlist' | 'endedPlaylist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page';
 
-/** The headers of a response kind. */
-export function cacheHeaders(kind: ResponseKind): Record<string, string> {
-  const headers: Record<string, string> = { 'cache-control': CACHE_CONTROL[kind] };
+/**
+ * The headers of a response kind. `maxAgeCap`: a signed URL's seconds left, so that no cache keeps
+ * an answer for a token past its expiry (immutable media then says so for that long only).
+ */
+export function cacheHeaders(kind: ResponseKind, maxAgeCap?: number): Record<string, string> {
+  let cacheControl: string = CACHE_CONTROL[kind];
+  if (maxAgeCap !== undefined) {
+    cacheControl = cacheControl.replace(/max-age=(\d+)/, (_, age: string) => `max-age=${Math.min(Number(age), maxAgeCap)}`);
+  }
+  const headers: Record<string, string> = { 'cache-control': cacheControl };
   if (kind === 'playlist' || kind === 'endedPlaylist' || kind === 'blockingPlaylist') headers['content-type'] = CONTENT_TYPE.playlist;
   else if (kind === 'media') headers['content-type'] = CONTENT_TYPE.media;
   return headers;

@@ -11,7 +11,8 @@ import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import type { SessionManager } from '../session/manager.js';
 import type { MediaPiece } from '../hls/rendition.js';
 import { decide } from '../hls/blocking.js';
-import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
+import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
+import { tokenProblem, tokenSecondsLeft } from './playback-token.js';
 import { CACHE_CONTROL, CONTENT_TYPE, cacheHeaders, type ResponseKind } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
 import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
@@ -31,8 +32,8 @@ const Directives = Type.Object({
  * Sends a piece from memory with its precomputed validators: 304 for a cached copy, a compressed
  * copy of a playlist when asked (made once per piece), a byte range of a media piece.
  */
-function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, kind: ResponseKind): FastifyReply {
-  reply.headers(cacheHeaders(kind)).header('last-modified', piece.lastModified);
+function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, kind: ResponseKind, maxAgeCap?: number): FastifyReply {
+  reply.headers(cacheHeaders(kind, maxAgeCap)).header('last-modified', piece.lastModified);
   let body = piece.body;
   let etag = piece.etag;
   const isPlaylist = kind !== 'media';
@@ -66,8 +67,27 @@ function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, 
 }
 
 /** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
-export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = async (app, { sessions }) => {
+export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbackSecret?: string | undefined }> = async (app, { sessions, playbackSecret }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  /**
+   * Signed playback (playback-token.ts): with a secret, media is served only under
+   * /live/<name>/t/<token>/ and a cached copy must not outlive the token; without one, only the
+   * plain paths exist. Returns the seconds a response may be cached at most.
+   */
+  const checkAccess = (params: { name: string; token?: string }): number | undefined => {
+    if (!playbackSecret) {
+      if (params.token !== undefined) throw new ERR_NOT_FOUND('signed playback is off on this server; drop /t/<token> from the URL');
+      return undefined;
+    }
+    if (params.token === undefined) throw new ERR_PLAYBACK_FORBIDDEN(`stream "${params.name}" needs a signed URL: /live/${params.name}/t/<token>/…`);
+    const now = Date.now() / 1000;
+    const problem = tokenProblem(playbackSecret, params.name, params.token, now);
+    if (problem === 'expired') throw new ERR_PLAYBACK_FORBIDDEN('the playback token has expired');
+    if (problem) throw new ERR_PLAYBACK_FORBIDDEN(`the playback token is not valid for stream "${params.name}"`);
+    return tokenSecondsLeft(params.token, now);
+  };
+  const Token = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]+$' });
 
   const sessionOf = (name: string) => {
     const s = sessions.get(name);
@@ -84,12 +104,6 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
     return { session, window };
   };
 
-  api.get('/live/:name/master.m3u8', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
-    const master = sessionOf(req.params.name).packager?.master();
-    if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
-    return sendPiece(req, reply, master, 'playlist');
-  });
-
   api.get('/live/:name/thumbnail.jpg', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
     const session = sessionOf(req.params.name);
     // Not the media hot path: a small file ffmpeg rewrites every 10 s, read when asked.
@@ -98,46 +112,59 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = asy
     return reply.header('cache-control', CACHE_CONTROL.thumbnail).type('image/jpeg').send(jpeg);
   });
 
-  api.get(
-    '/live/:name/:rendition/index.m3u8',
-    { schema: { params: Type.Object({ name: Name, rendition: RenditionName }), querystring: Directives } },
-    async (req, reply) => {
-      const { session, window } = windowOf(req.params.name, req.params.rendition);
-      const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
-      const holdMs = 3 * session.targetDuration * 1000;
-      if (part !== undefined && msn === undefined) throw new ERR_BAD_DIRECTIVE('_HLS_part needs _HLS_msn');
-      if (msn !== undefined) {
-        const decision = decide({ msn, part }, window.edge);
-        if (decision.kind === 'reject') throw new ERR_BAD_DIRECTIVE(decision.reason);
-        if (decision.kind === 'hold' && !(await window.waitForEdge({ msn, part }, holdMs))) {
-          reply.header('retry-after', String(session.targetDuration));
-          throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}`);
-        }
-      }
-      const playlist = window.playlist(skip !== undefined);
-      if (!playlist) throw new ERR_STREAM_NOT_READY(req.params.name);
-      return sendPiece(req, reply, playlist, window.isEnded ? 'endedPlaylist' : msn !== undefined ? 'blockingPlaylist' : 'playlist');
-    },
-  );
+  // The same routes plain and under a playback token; checkAccess allows one of the two.
+  const tokenParam = { token: Type.Optional(Token) };
+  for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
+    api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
+      checkAccess(req.params);
+      const master = sessionOf(req.params.name).packager?.master();
+      if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
+      return sendPiece(req, reply, master, 'playlist');
+    });
 
-  api.get(
-    '/live/:name/:rendition/:file',
-    { schema: { params: Type.Object({ name: Name, rendition: RenditionName, file: FileName }) } },
-    async (req, reply) => {
-      const { session, window } = windowOf(req.params.name, req.params.rendition);
-      const uri = req.params.file;
-      let piece = window.file(uri);
-      // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
-      if (!piece && window.isNextPart(uri)) {
-        const ready = await window.waitUntil(() => window.file(uri) !== undefined || window.isEnded, 3 * session.targetDuration * 1000);
-        piece = window.file(uri);
-        if (!ready) {
-          reply.header('retry-after', String(session.targetDuration));
-          throw new ERR_HOLD_TIMEOUT(uri);
+    api.get(
+      `${prefix}/:rendition/index.m3u8`,
+      { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
+      async (req, reply) => {
+        checkAccess(req.params);
+        const { session, window } = windowOf(req.params.name, req.params.rendition);
+        const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
+        const holdMs = 3 * session.targetDuration * 1000;
+        if (part !== undefined && msn === undefined) throw new ERR_BAD_DIRECTIVE('_HLS_part needs _HLS_msn');
+        if (msn !== undefined) {
+          const decision = decide({ msn, part }, window.edge);
+          if (decision.kind === 'reject') throw new ERR_BAD_DIRECTIVE(decision.reason);
+          if (decision.kind === 'hold' && !(await window.waitForEdge({ msn, part }, holdMs))) {
+            reply.header('retry-after', String(session.targetDuration));
+            throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}`);
+          }
         }
-      }
-      if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${uri}`);
-      return sendPiece(req, reply, piece, 'media');
-    },
-  );
+        const playlist = window.playlist(skip !== undefined);
+        if (!playlist) throw new ERR_STREAM_NOT_READY(req.params.name);
+        return sendPiece(req, reply, playlist, window.isEnded ? 'endedPlaylist' : msn !== undefined ? 'blockingPlaylist' : 'playlist');
+      },
+    );
+
+    api.get(
+      `${prefix}/:rendition/:file`,
+      { schema: { params: Type.Object({ name: Name, rendition: RenditionName, file: FileName, ...tokenParam }) } },
+      async (req, reply) => {
+        const maxAge = checkAccess(req.params);
+        const { session, window } = windowOf(req.params.name, req.params.rendition);
+        const uri = req.params.file;
+        let piece = window.file(uri);
+        // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
+        if (!piece && window.isNextPart(uri)) {
+          const ready = await window.waitUntil(() => window.file(uri) !== undefined || window.isEnded, 3 * session.targetDuration * 1000);
+          piece = window.file(uri);
+          if (!ready) {
+            reply.header('retry-after', String(session.targetDuration));
+            throw new ERR_HOLD_TIMEOUT(uri);
+          }
+        }
+        if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${uri}`);
+        return sendPiece(req, reply, piece, 'media', maxAge);
+      },
+    );
+  }
 };

@@ -23,6 +23,8 @@ import { Transcoder, type TranscoderExit } from '../transcode/transcoder.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
 import { ERR_TRANSCODER_EXITED } from '../errors.js';
 import { RestartPolicy } from './restart-policy.js';
+import { RateMeter } from './rate-meter.js';
+import { isVideoFrameTag } from '../ingest/flv-tags.js';
 
 /** Where a session is in its life. */
 export type SessionState = 'starting' | 'live' | 'reconnecting' | 'ended' | 'failed';
@@ -103,6 +105,13 @@ export class LiveSession {
   /** ffmpeg runs started after the first (crashes, stalls, reconnects). */
   restarts = 0;
   lastFailure: SessionFailure | undefined;
+  /** FLV bytes and video frames received from publishers so far. */
+  ingestBytes = 0;
+  ingestFrames = 0;
+  /** Measured once a second over the last 5 s: ingest bytes/s, frames/s, and media seconds encoded per second. */
+  readonly rates = { bytes: new RateMeter(), frames: new RateMeter(), speed: new RateMeter() };
+  /** When the current publisher connected. */
+  publisherSince: number | undefined;
   private publish: IngestPublish | undefined;
   private run: Run | undefined;
   private readonly profile: Profile;
@@ -157,6 +166,7 @@ export class LiveSession {
   attach(publish: IngestPublish): void {
     const previous = this.publish;
     this.publish = publish;
+    this.publisherSince = Date.now();
     this.clearTimers();
     if (previous) {
       this.log.warn({ remoteAddress: publish.remoteAddress, previous: previous.remoteAddress }, 'publisher taken over');
@@ -190,6 +200,8 @@ export class LiveSession {
     const feed: Feed = { chunks: [] };
     this.pending = feed;
     feed.subscription = publish.pipeFlv((chunk) => {
+      this.ingestBytes += chunk.length;
+      if (isVideoFrameTag(chunk)) this.ingestFrames++;
       if (this.run?.feed === feed) this.run.transcoder.write(chunk);
       else if (this.pending === feed) {
         feed.chunks.push(chunk);
@@ -294,9 +306,10 @@ export class LiveSession {
     if (this.watchdog) return;
     const limit = STALL_SEGMENTS * this.profile.segmentSeconds * 1000;
     this.watchdog = setInterval(() => {
+      const now = Date.now();
+      this.sampleRates(now);
       const run = this.run;
       if (!run) return;
-      const now = Date.now();
       const inputFresh = now - run.subscription.lastTagAt() < limit;
       if (inputFresh && now - run.lastOutputAt > limit && now - run.startedAt > limit) {
         this.log.warn({ silentMs: now - run.lastOutputAt, pid: run.transcoder.pid }, 'ffmpeg stalled: no output while input arrives; killing it');
@@ -305,6 +318,28 @@ export class LiveSession {
       }
     }, 1000);
     this.watchdog.unref();
+  }
+
+  private sampleRates(now: number): void {
+    this.rates.bytes.sample(now, this.ingestBytes);
+    this.rates.frames.sample(now, this.ingestFrames);
+    const timeline = this.packager?.renditions.get(this.ladder[0]?.name ?? '');
+    this.rates.speed.sample(now, timeline?.mediaSeconds ?? 0);
+  }
+
+  /** Where the publisher connects from (undefined while none is connected). */
+  get remoteAddress(): string | undefined {
+    return this.publish?.remoteAddress;
+  }
+
+  /** pid of the running ffmpeg, if one runs. */
+  get transcoderPid(): number | undefined {
+    return this.run?.transcoder.pid;
+  }
+
+  /** True while an ffmpeg runs for this stream. */
+  get transcoding(): boolean {
+    return this.run !== undefined;
   }
 
   private onRunExit(run: Run, exit: TranscoderExit): void {

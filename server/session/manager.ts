@@ -10,6 +10,7 @@ import type { StreamConfig } from '../config/schema.js';
 import type { Profile } from '../transcode/profile-schema.js';
 import { LiveSession, type SessionDeps } from './live-session.js';
 import { StreamEvent } from '../events.js';
+import { askPublishAuth } from '../hooks/publish-auth.js';
 
 /** Key -> stream lookup (pure): the key is secret, the name is public. */
 export function streamForKey(streams: readonly StreamConfig[], key: string): StreamConfig | undefined {
@@ -25,6 +26,8 @@ export interface ManagerOptions {
   endedRetentionMs: number;
   maxStreams: number;
   maxMediaBytes: number;
+  /** ORIGIN_PUBLISH_AUTH_URL: asked about every publish instead of the configured keys. */
+  publishAuthUrl?: string | undefined;
 }
 
 /** Owns every session. */
@@ -46,11 +49,29 @@ export class SessionManager {
     });
   }
 
-  /** The ingest's publish decision: null accepts, a string refuses with that reason. */
-  onPublish = (publish: IngestPublish): string | null => {
+  /**
+   * The ingest's publish decision: null accepts, a string refuses with that reason. With a publish
+   * auth URL the answer comes later (a promise); NMS keeps the publisher meanwhile, and its GOP
+   * cache hands our transcoder the frames that arrived during the wait.
+   */
+  onPublish = (publish: IngestPublish): string | null | Promise<string | null> => {
+    if (this.closing) return 'the server is shutting down';
+    const url = this.opts.publishAuthUrl;
+    if (url) {
+      return askPublishAuth(url, { key: publish.key, ip: publish.remoteAddress }).then((answer) => {
+        if (!answer.allowed) return answer.reason;
+        if (answer.profile && !this.opts.profiles.has(answer.profile)) return `publish auth callback named an unknown profile "${answer.profile}"`;
+        if (this.closing) return 'the server is shutting down';
+        return this.admit(publish, { name: answer.name, key: publish.key, ...(answer.profile ? { profile: answer.profile } : {}) });
+      });
+    }
     const stream = streamForKey(this.opts.streams, publish.key);
     if (!stream) return 'unknown stream key';
-    if (this.closing) return 'the server is shutting down';
+    return this.admit(publish, stream);
+  };
+
+  /** Admits a publish for `stream` unless it is live already or a limit is reached. */
+  private admit(publish: IngestPublish, stream: StreamConfig): string | null {
     const current = this.sessions.get(stream.name);
     if (current?.state === 'reconnecting') {
       current.attach(publish);
@@ -80,7 +101,7 @@ export class SessionManager {
     this.sessions.set(stream.name, session);
     session.attach(publish);
     return null;
-  };
+  }
 
   /** Media bytes held by every session. */
   get memoryBytes(): number {

@@ -57,6 +57,8 @@ export interface ServerHandle {
   proc: ChildProcess;
   http: string;
   rtmp: string;
+  /** rtmps://127.0.0.1:<port> (listening only when the server has a certificate). */
+  rtmps: string;
   /** Everything it printed (stdout + stderr). */
   output(): string;
   /** JSON log lines. */
@@ -70,6 +72,7 @@ export interface ServerHandle {
 export async function startServer(env: Record<string, string> = {}, args: string[] = []): Promise<ServerHandle> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
+  const rtmpsPort = await freePort();
   const media = mkdtempSync(join(tmpdir(), 'lo-test-media-'));
   const proc = spawn(process.execPath, ['dist/server/main.js', ...args], {
     cwd: ROOT,
@@ -79,6 +82,7 @@ export async function startServer(env: Record<string, string> = {}, args: string
       ORIGIN_HOST: '127.0.0.1',
       ORIGIN_RTMP_PORT: String(rtmpPort),
       ORIGIN_HTTP_PORT: String(httpPort),
+      ORIGIN_RTMPS_PORT: String(rtmpsPort),
       ORIGIN_MEDIA_DIR: media,
       // lets the suite run against another ffmpeg (e.g. the @ffmpeg-installer one)
       ...(process.env.FFMPEG_PATH ? { FFMPEG_PATH: process.env.FFMPEG_PATH } : {}),
@@ -95,6 +99,7 @@ export async function startServer(env: Record<string, string> = {}, args: string
     proc,
     http: `http://127.0.0.1:${httpPort}`,
     rtmp: `rtmp://127.0.0.1:${rtmpPort}`,
+    rtmps: `rtmps://127.0.0.1:${rtmpsPort}`,
     output: () => out,
     logs: () =>
       out
