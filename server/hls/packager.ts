@@ -99,7 +99,7 @@ export class StreamPackager {
 
   /** True once every rendition has its init segment and a first segment. */
   get ready(): boolean {
-    return [...this.renditions.values()].every((r) => r.playlist() !== undefined);
+    return [...this.renditions.values()].every((r) => r.initInfo !== undefined && r.playlist() !== undefined);
   }
 
   /** The master playlist, once every rendition is ready (its CODECS and RESOLUTION come from the real init segments). */

@@ -65,6 +65,9 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     if ((err as { code?: string }).code === 'ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="live-origin admin"');
   });
 
+  // Admin routes check the token first (onRequest), before their input is even validated.
+  const adminGuard = async (req: FastifyRequest) => requireAdmin(req, adminToken);
+
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
 
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
@@ -170,9 +173,8 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
 
   api.post(
     '/api/streams/:name/kick',
-    { schema: { ...ADMIN, summary: 'Disconnect the publisher and end the stream (ENDLIST)', params: Type.Object({ name: Name }) } },
+    { onRequest: adminGuard, schema: { ...ADMIN, summary: 'Disconnect the publisher and end the stream (ENDLIST)', params: Type.Object({ name: Name }) } },
     async (req) => {
-      requireAdmin(req, adminToken);
       const s = find(req.params.name);
       const wasLive = s.isLive;
       await s.end('kicked by an operator');
@@ -181,8 +183,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     },
   );
 
-  app.get('/api/sessions', { schema: { ...ADMIN, summary: 'Publisher sessions with their addresses' } }, async (req) => {
-    requireAdmin(req, adminToken);
+  app.get('/api/sessions', { onRequest: adminGuard, schema: { ...ADMIN, summary: 'Publisher sessions with their addresses' } }, async () => {
     return {
       sessions: sessions.list().map((s) => ({
         name: s.name,
@@ -201,6 +202,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
   api.post(
     '/api/tokens',
     {
+      onRequest: adminGuard,
       schema: {
         ...ADMIN,
         summary: 'Mint a signed playback token (ORIGIN_PLAYBACK_SECRET)',
@@ -208,7 +210,6 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
       },
     },
     async (req) => {
-      requireAdmin(req, adminToken);
       if (!opts.playbackSecret) throw new ERR_PLAYBACK_FORBIDDEN('signed playback is off: set ORIGIN_PLAYBACK_SECRET to mint tokens');
       const expiry = Math.floor(Date.now() / 1000) + (req.body.ttlSeconds ?? 3600);
       const token = mintToken(opts.playbackSecret, req.body.name, expiry);

@@ -329,7 +329,7 @@ export class LiveSession {
 
   /** Where the publisher connects from (undefined while none is connected). */
   get remoteAddress(): string | undefined {
-    return this.publish?.remoteAddress;
+    return this.isLive ? this.publish?.remoteAddress : undefined;
   }
 
   /** pid of the running ffmpeg, if one runs. */
