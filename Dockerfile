@@ -26,7 +26,7 @@ COPY transcode-profiles ./transcode-profiles
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 1935 8000
+EXPOSE 1935 1936 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.ORIGIN_HTTP_PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # node directly (not npm start): signals reach the server, which ends every stream cleanly on SIGTERM.

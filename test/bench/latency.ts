@@ -169,7 +169,7 @@ blocking reloads): the time a piece is first listed minus the time its last fram
 | part (200 ms fragment) | ${quantile(pipeline.part, 0.5).toFixed(3)} s | ${quantile(pipeline.part, 0.95).toFixed(3)} s |
 | segment (2 s; closed by the next keyframe part) | ${quantile(pipeline.segment, 0.5).toFixed(3)} s | ${quantile(pipeline.segment, 0.95).toFixed(3)} s |
 
-Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first 2 s segment of every rendition must be complete).
+Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is 1 s long, half a segment, for this).
 
 ${ll.burned ? `The publisher burns its UTC clock into the picture; the screenshots \`${ll.screenshot}\` and \`${std.screenshot}\` (written by the run, not committed) show it beside the page's clock, redrawn every frame: the difference between the two is glass to glass including the publisher's own capture and encode, which PROGRAM-DATE-TIME does not see.` : 'No font for drawtext was found (fonts-dejavu-core), so no clock was burned in.'}
 `;
