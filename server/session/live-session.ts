@@ -173,7 +173,8 @@ export class LiveSession {
       previous.release();
     }
     this.log.info({ remoteAddress: publish.remoteAddress, profile: this.profileName, reconnect: this.packager !== undefined }, 'publish accepted');
-    if (this.state === 'reconnecting') this.state = this.packager?.ready ? 'live' : 'starting';
+    // (master() stays cached once made: a packager between runs has no init yet but was playable)
+    if (this.state === 'reconnecting') this.state = this.packager?.master() ? 'live' : 'starting';
     if (!previous && this.runs === 0) this.deps.events.emit(StreamEvent.Started, { name: this.name, at: this.startedAt });
     publish.onClose(() => void this.onPublisherGone(publish));
     void this.replaceRun('publisher connected');
