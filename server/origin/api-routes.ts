@@ -39,12 +39,18 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/** Why the request may not use the admin routes, or undefined when it carries the admin bearer token. */
+function adminProblem(req: Pick<FastifyRequest, 'headers'>, adminToken: string | undefined): Error | undefined {
+  if (!adminToken) return new ERR_ADMIN_DISABLED();
+  const m = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return new ERR_UNAUTHORIZED('this route needs "Authorization: Bearer <ORIGIN_ADMIN_TOKEN>"');
+  return sameToken(m[1]!, adminToken) ? undefined : new ERR_UNAUTHORIZED('wrong admin token');
+}
+
 /** Throws unless the request carries the admin bearer token. */
 export function requireAdmin(req: Pick<FastifyRequest, 'headers'>, adminToken: string | undefined): void {
-  if (!adminToken) throw new ERR_ADMIN_DISABLED();
-  const m = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) throw new ERR_UNAUTHORIZED('this route needs "Authorization: Bearer <ORIGIN_ADMIN_TOKEN>"');
-  if (!sameToken(m[1]!, adminToken)) throw new ERR_UNAUTHORIZED('wrong admin token');
+  const problem = adminProblem(req, adminToken);
+  if (problem) throw problem;
 }
 
 /** Base URL for links in API answers: ORIGIN_PUBLIC_URL, else what the client used to reach us. */
@@ -140,13 +146,8 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     { schema: { tags: ['streams'], summary: 'One stream: ingest, ladder, transcoder', params: Type.Object({ name: Name }) } },
     async (req) => {
       const s = find(req.params.name);
-      let admin = false;
-      try {
-        requireAdmin(req, adminToken);
-        admin = true;
-      } catch {
-        // the publisher's address is for operators only
-      }
+      // the publisher's address is for operators only
+      const admin = adminProblem(req, adminToken) === undefined;
       return {
         ...summary(s, baseUrl(publicUrl, req)),
         ingest: {

@@ -23,6 +23,8 @@ const deliveries: Delivery[] = [];
 let receiver: FastifyInstance;
 let server: ServerHandle;
 let base: string;
+/** The local receiver's base URL (webhooks at /hook, publish auth at /auth). */
+let hook: string;
 
 beforeAll(async () => {
   // The webhook receiver and publish-auth callback: a local Fastify, as an operator's service would be.
@@ -46,7 +48,7 @@ beforeAll(async () => {
     return reply.code(403).send({ error: 'no' });
   });
   await receiver.listen({ port: 0, host: '127.0.0.1' });
-  const hook = `http://127.0.0.1:${(receiver.server.address() as { port: number }).port}`;
+  hook = `http://127.0.0.1:${(receiver.server.address() as { port: number }).port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'lo-ops-tls-'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
@@ -62,7 +64,6 @@ beforeAll(async () => {
     ORIGIN_LOG_LEVEL: 'debug',
   });
   base = server.http.replace('http:', 'https:');
-  (globalThis as { hookBase?: string }).hookBase = hook;
 });
 
 afterAll(async () => {
@@ -117,7 +118,6 @@ describe('operations', () => {
       expect((await json(`${base}/api/streams/nosuch`)).status).toBe(404);
       expect((await json(`${base}/api/streams/..%2Fetc`)).status).toBe(400);
     } finally {
-      // keep publishing for the next tests? no: they start their own
       await pub.stop();
     }
   }, 60_000);
@@ -228,7 +228,7 @@ describe('operations', () => {
 describe('publish auth callback', () => {
   let authServer: ServerHandle;
   beforeAll(async () => {
-    authServer = await startServer({ ORIGIN_PUBLISH_AUTH_URL: `${(globalThis as { hookBase?: string }).hookBase}/auth` });
+    authServer = await startServer({ ORIGIN_PUBLISH_AUTH_URL: `${hook}/auth` });
   });
   afterAll(async () => {
     await authServer?.stop('SIGKILL');
