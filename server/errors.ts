@@ -62,6 +62,9 @@ export const ERR_TRANSCODER_EXITED = createError<[string, string, string]>(
   500,
 );
 
+/** A session was asked to make a move its state table does not allow (a bug, never a client's doing). */
+export const ERR_SESSION_TRANSITION = createError<[string, string]>('ERR_SESSION_TRANSITION', 'Session event "%s" is not allowed in state "%s"', 500);
+
 /** A coded startup error: has an exit code for main.ts. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: string } | null)?.code;

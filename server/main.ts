@@ -81,11 +81,20 @@ async function main(): Promise<void> {
     ? startWebhooks(events, { urls: config.webhookUrls.split(','), secret: config.webhookSecret, logger })
     : () => {};
 
-  closeWithGrace({ delay: 8000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+  // The drain: /readyz turns 503 and publishers are refused at once, every stream ends with ENDLIST,
+  // then HTTP keeps serving for ORIGIN_DRAIN_SECONDS so that players and CDNs polling the playlists
+  // see the ENDLIST (closing the port in the same instant hid it from them). close-with-grace's
+  // delay is the hard limit above all of that: ffmpeg's stop (3 s at most) plus the drain.
+  const drainMs = config.drainSeconds * 1000;
+  closeWithGrace({ delay: drainMs + 10_000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
-    else logger.info({ signal }, 'shutting down');
+    else logger.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down: refusing publishers, ending streams');
     ingest.refuseNewPublishers();
     await sessions.close();
+    if (drainMs > 0 && !err) {
+      logger.info({ drainSeconds: config.drainSeconds }, 'streams ended; serving the final playlists before closing HTTP');
+      await new Promise((r) => setTimeout(r, drainMs));
+    }
     stopWebhooks();
     await ingest.close();
     await app.close();

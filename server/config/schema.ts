@@ -64,6 +64,7 @@ export const ConfigSchema = Type.Object(
       Type.String({ minLength: 16, maxLength: 256, description: 'signed playback: media URLs need /live/<name>/t/<expiry>.<hmac>/...' }),
     ),
     rtmpsPort: Port(1936, 'RTMPS ingest port (open only with tlsCert and tlsKey)'),
+    drainSeconds: Type.Number({ minimum: 0, maximum: 300, default: 3, description: 'on SIGTERM/SIGINT, HTTP keeps serving this long after every stream has ended, so players and CDNs fetch the ENDLIST (0: exit at once)' }),
     rtmpIdleSeconds: Type.Number({ minimum: 1, maximum: 600, default: 10, description: 'an RTMP connection that sends nothing this long is closed' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -103,6 +104,7 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   playbackSecret: 'ORIGIN_PLAYBACK_SECRET',
   rtmpsPort: 'ORIGIN_RTMPS_PORT',
   rtmpIdleSeconds: 'ORIGIN_RTMP_IDLE_TIMEOUT',
+  drainSeconds: 'ORIGIN_DRAIN_SECONDS',
 };
 
 /** Settings whose values never appear in messages or logs. */

@@ -9,6 +9,7 @@ import { Segmenter, type CutSegment } from './segmenter.js';
 import { firstSegmentSeconds } from '../transcode/ladder.js';
 import { skippableSegments, writeMediaPlaylist, type PlaylistPart, type RenditionReport } from './playlist.js';
 import { satisfies, type BlockingRequest, type LiveEdge } from './blocking.js';
+import { initName, parseMediaName, partName, segmentName } from './media-names.js';
 
 /** A body served from memory with its validators computed once. */
 export interface MediaPiece {
@@ -130,7 +131,7 @@ export class RenditionWindow {
 
   /** URI of the current run's init segment (relative to the media playlist). */
   get initUri(): string {
-    return this.generation === 0 ? `init-${this.opts.epoch}.mp4` : `init-${this.opts.epoch}-${this.generation}.mp4`;
+    return initName(this.opts.epoch, this.generation);
   }
 
   /** Bytes of media this window holds (segments in the playlist and in the CDN grace, inits). */
@@ -142,7 +143,7 @@ export class RenditionWindow {
 
   /** URI of a part by its global ID. */
   partUri(id: number): string {
-    return `${this.opts.epoch}-p${id}.m4s`;
+    return partName(this.opts.epoch, id);
   }
 
   /** The init segment and what it says about the tracks, once received. */
@@ -278,12 +279,16 @@ export class RenditionWindow {
 
   /** A fetchable file of this rendition: init, part, or segment (listed or in the CDN grace). */
   file(uri: string): MediaPiece | undefined {
-    if (uri.startsWith('init-')) return this.inits.get(uri);
-    const partId = this.partIdOf(uri);
-    if (partId !== undefined) {
-      return (this.openParts.find((p) => p.id === partId) ?? this.findPart(partId))?.piece;
+    const name = parseMediaName(uri);
+    if (!name || name.epoch !== this.opts.epoch) return undefined;
+    switch (name.kind) {
+      case 'init':
+        return this.inits.get(uri);
+      case 'part':
+        return (this.openParts.find((p) => p.id === name.partId) ?? this.findPart(name.partId))?.piece;
+      case 'segment':
+        return this.segments.find((s) => s.msn === name.msn)?.piece;
     }
-    return this.segments.find((s) => s.uri === uri)?.piece;
   }
 
   /** True when `uri` names the part the preload hint announces (it may be held until it exists). */
@@ -322,10 +327,8 @@ export class RenditionWindow {
   }
 
   private partIdOf(uri: string): number | undefined {
-    const prefix = `${this.opts.epoch}-p`;
-    if (!uri.startsWith(prefix) || !uri.endsWith('.m4s')) return undefined;
-    const id = Number(uri.slice(prefix.length, -4));
-    return Number.isSafeInteger(id) ? id : undefined;
+    const name = parseMediaName(uri);
+    return name?.kind === 'part' && name.epoch === this.opts.epoch ? name.partId : undefined;
   }
 
   private findPart(id: number): Part | undefined {
@@ -338,7 +341,7 @@ export class RenditionWindow {
 
   private publishSegment(cut: CutSegment): void {
     const msn = this.nextMsn++;
-    const uri = `${this.opts.epoch}-${msn}.m4s`;
+    const uri = segmentName(this.opts.epoch, msn);
     const body = Buffer.concat(cut.fragments.map((f) => f.data));
     // The parts become views into the segment's bytes: the same content, stored once.
     let at = 0;

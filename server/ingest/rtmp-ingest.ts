@@ -35,6 +35,11 @@ export interface IngestPublish {
   /** What the RTMP metadata says of the source (zeros until it has arrived). */
   info(): SourceInfo;
   /**
+   * FLV bytes and video frames this publish delivered live to its subscriptions so far (a GOP-cache
+   * replay to a new subscription is not counted again).
+   */
+  received(): { bytes: number; frames: number };
+  /**
    * Delivers the publish as an FLV byte stream: the FLV header, metadata, sequence headers and
    * NMS's cache of the current GOP first (so a new ffmpeg can start at once), then live tags.
    */
@@ -251,6 +256,7 @@ export class RtmpIngest {
     // What the tags say of the source (the metadata cannot tell the H.264 profile or the GOP).
     const meter = new KeyframeMeter();
     let avc: ReturnType<typeof avcConfigOf>;
+    const received = { bytes: 0, frames: 0 };
     return {
       id: session.id,
       key: session.streamName,
@@ -267,6 +273,7 @@ export class RtmpIngest {
         gopSeconds: meter.gopSeconds,
         gopIntervals: meter.intervals,
       }),
+      received: () => ({ ...received }),
       pipeFlv: (write) => {
         const broadcast = session.broadcast;
         // Our session decides about reconnects; NMS should let go of a closed publisher at once.
@@ -275,6 +282,8 @@ export class RtmpIngest {
         let firstTs: number | undefined;
         let anchor: number | undefined;
         let lastTagAt = Date.now();
+        // NMS replays its cached header and GOP inside postPlay, synchronously: not new arrivals.
+        let replaying = true;
         const subscriber: NmsSubscriber = {
           id: `transcoder-${session.id}-${++this.subscriptions}`,
           ip: '',
@@ -291,10 +300,15 @@ export class RtmpIngest {
               const candidate = lastTagAt - (ts - firstTs);
               if (anchor === undefined || candidate < anchor) anchor = candidate;
             }
+            if (!replaying) {
+              received.bytes += tag.length;
+              if (isVideoFrameTag(tag)) received.frames++;
+            }
             write(tag);
           },
         };
         const err = broadcast.postPlay(subscriber);
+        replaying = false;
         if (err) throw new Error(`ingest: cannot subscribe to the publish: ${err}`);
         return { close: () => broadcast.donePlay(subscriber), anchor: () => anchor, lastTagAt: () => lastTagAt };
       },

@@ -76,6 +76,13 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
 
+  // Readiness for a load balancer: 503 from the shutdown signal on (while /healthz stays 200 and
+  // playlists are still served), so no new publisher or viewer is sent here during the drain.
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: 200 while this node takes publishers, 503 while draining' } }, async (_req, reply) => {
+    if (sessions.accepting) return { status: 'ready' };
+    return reply.code(503).header('retry-after', '5').send({ status: 'draining', code: 'ERR_DRAINING', message: 'this node is shutting down; publish to another node' });
+  });
+
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
     reply.type(metrics.register.contentType);
     return metrics.register.metrics();

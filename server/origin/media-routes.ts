@@ -9,8 +9,10 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import type { SessionManager } from '../session/manager.js';
+import type { LiveSession } from '../session/live-session.js';
 import type { MediaPiece } from '../hls/rendition.js';
 import { decide } from '../hls/blocking.js';
+import { MEDIA_FILE_PATTERN, parseMediaName } from '../hls/media-names.js';
 import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
 import { tokenProblem, tokenSecondsLeft } from './playback-token.js';
 import { CACHE_CONTROL, CONTENT_TYPE, cacheHeaders, type ResponseKind } from './cache-policy.js';
@@ -19,8 +21,8 @@ import { encodedBody, notModified, parseRange, pickEncoding } from './http-seman
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
-/** init-<epoch>.mp4, <epoch>-<msn>.m4s (segment) or <epoch>-p<part id>.m4s (part); see hls/rendition.ts. */
-const FileName = Type.String({ pattern: '^(init-[a-z0-9]{1,32}\\.mp4|[a-z0-9]{1,32}-p?[0-9]{1,12}\\.m4s)$' });
+/** Every name the packager writes (hls/media-names.ts owns the forms: init per run, segment, part). */
+const FileName = Type.String({ pattern: MEDIA_FILE_PATTERN });
 /** LL-HLS delivery directives (RFC 8216bis 6.2.5); other query parameters are ignored. */
 const Directives = Type.Object({
   _HLS_msn: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e12 })),
@@ -94,8 +96,9 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
     if (!s) throw new ERR_STREAM_NOT_FOUND(name);
     return s;
   };
-  const windowOf = (name: string, rendition: string) => {
-    const session = sessionOf(name);
+  /** The window of a rendition; `session` is the one whose playlists (or, by epoch, pieces) are asked for. */
+  const windowOf = (name: string, rendition: string, session: LiveSession | undefined) => {
+    if (!session) throw new ERR_STREAM_NOT_FOUND(name);
     const window = session.packager?.renditions.get(rendition);
     if (!window) {
       if (session.state === 'starting' && !session.packager) throw new ERR_STREAM_NOT_READY(name);
@@ -117,7 +120,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
   for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
     api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
       checkAccess(req.params);
-      const master = sessionOf(req.params.name).packager?.master();
+      sessionOf(req.params.name);
+      const master = sessions.playlistsOf(req.params.name)?.packager?.master();
       if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
       return sendPiece(req, reply, master, 'playlist');
     });
@@ -127,7 +131,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
       async (req, reply) => {
         checkAccess(req.params);
-        const { session, window } = windowOf(req.params.name, req.params.rendition);
+        const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.playlistsOf(req.params.name));
         const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
         const holdMs = 3 * session.targetDuration * 1000;
         if (part !== undefined && msn === undefined) throw new ERR_BAD_DIRECTIVE('_HLS_part needs _HLS_msn');
@@ -150,8 +154,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, file: FileName, ...tokenParam }) } },
       async (req, reply) => {
         const maxAge = checkAccess(req.params);
-        const { session, window } = windowOf(req.params.name, req.params.rendition);
         const uri = req.params.file;
+        const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.withEpoch(req.params.name, parseMediaName(uri)?.epoch));
         let piece = window.file(uri);
         // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
         if (!piece && window.isNextPart(uri)) {

@@ -4,9 +4,8 @@
  * current encoder run (one ffmpeg reading the current publish), its logger and its timers; one
  * idempotent `end(reason)` stops all.
  *
- *   starting --(master playable)--> live --(publisher gone)--> reconnecting --(grace over)--> ended
- *                                     ^------(same key again)------'
- *   any --(too many ffmpeg failures)--> failed
+ * Its states and the moves between them are in session-state.ts (one transition function over a
+ * table); the state is read-only from outside.
  *
  * Every new encoder run (restart after a crash or a stall, or a publisher that came back) continues
  * the same playlists after an EXT-X-DISCONTINUITY.
@@ -19,15 +18,26 @@ import type { FlvSubscription, IngestPublish } from '../ingest/rtmp-ingest.js';
 import { StreamPackager } from '../hls/packager.js';
 import { buildLadder, passthroughProblem, UNKNOWN_SOURCE, type Rendition, type SourceInfo } from '../transcode/ladder.js';
 import type { Profile } from '../transcode/profile-schema.js';
-import { Transcoder, type TranscoderExit } from '../transcode/transcoder.js';
+import { Transcoder, type TranscoderExit, type TranscoderOptions } from '../transcode/transcoder.js';
+import { exitHint } from '../transcode/exit-hint.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
 import { ERR_TRANSCODER_EXITED } from '../errors.js';
 import { RestartPolicy } from './restart-policy.js';
 import { RateMeter } from './rate-meter.js';
-import { isVideoFrameTag } from '../ingest/flv-tags.js';
+import { isLiveState, transition, type SessionEvent, type SessionState } from './session-state.js';
 
-/** Where a session is in its life. */
-export type SessionState = 'starting' | 'live' | 'reconnecting' | 'ended' | 'failed';
+export type { SessionState } from './session-state.js';
+
+/** What the session needs of an encoder run (the real one is transcode/transcoder.ts). */
+export interface TranscoderRun {
+  readonly exited: Promise<TranscoderExit>;
+  readonly pid: number | undefined;
+  start(): Promise<void>;
+  write(chunk: Buffer): void;
+  stop(): Promise<TranscoderExit>;
+  kill(): void;
+  noteStall(): void;
+}
 
 /** What a session needs from the server. */
 export interface SessionDeps {
@@ -37,6 +47,8 @@ export interface SessionDeps {
   events: StreamEvents;
   /** How long a dropped publisher may come back and continue the playlists. */
   reconnectGraceMs: number;
+  /** Makes an encoder run (default: a real ffmpeg); tests pass a fake. */
+  createTranscoder?: (opts: TranscoderOptions) => TranscoderRun;
 }
 
 /** Longest wait for the RTMP metadata (source size and frame rate) before starting ffmpeg anyway. */
@@ -50,18 +62,6 @@ const GOP_WAIT_EXTRA_MS = 1500;
 const CDN_GRACE_SEGMENTS = 6;
 /** A run that produces nothing for this many segment durations while input arrives is stalled. */
 const STALL_SEGMENTS = 3;
-
-/** A hint for a transcoder exit, from what ffmpeg said. */
-export function exitHint(stderr: readonly string[], source: SourceInfo): string {
-  const text = stderr.join('\n');
-  if (/hevc|h265|av1|Decoder \(codec \w+\) not found|unsupported codec|Video codec \d+ is not implemented/i.test(text) || (source.videoCodec && source.videoCodec !== 'h264')) {
-    return `the source video codec (${source.videoCodec || 'unknown'}) cannot be decoded here: in OBS set Settings > Output > Encoder to an H.264 encoder (x264, NVENC H.264)`;
-  }
-  if (/Invalid data found|Error while decoding|non-existing PPS/i.test(text)) return 'the publisher sent damaged or incomplete video; check the encoder settings and the network';
-  if (/Cannot allocate memory|Resource temporarily unavailable/i.test(text)) return 'the machine ran out of memory or processes';
-  if (/stalled/.test(text)) return 'ffmpeg stopped producing output while input kept arriving; the machine may be overloaded';
-  return 'see the ffmpeg output above';
-}
 
 /** The last failure, for the API and the logs. */
 export interface SessionFailure {
@@ -81,7 +81,7 @@ interface Feed {
 
 /** One encoder run: an ffmpeg reading one publish through one feed. */
 interface Run {
-  transcoder: Transcoder;
+  transcoder: TranscoderRun;
   feed: Feed;
   subscription: FlvSubscription;
   startedAt: number;
@@ -95,7 +95,7 @@ export class LiveSession {
   /** Unique per session; in every media URI. */
   readonly epoch: string;
   readonly startedAt: number;
-  state: SessionState = 'starting';
+  private current: SessionState = 'starting';
   endedAt: number | undefined;
   endReason: string | undefined;
   ladder: readonly Rendition[] = [];
@@ -105,9 +105,8 @@ export class LiveSession {
   /** ffmpeg runs started after the first (crashes, stalls, reconnects). */
   restarts = 0;
   lastFailure: SessionFailure | undefined;
-  /** FLV bytes and video frames received from publishers so far. */
-  ingestBytes = 0;
-  ingestFrames = 0;
+  /** FLV bytes and video frames of the publishes before the current one (the ingest counts each). */
+  private receivedBefore = { bytes: 0, frames: 0 };
   /** Measured once a second over the last 5 s: ingest bytes/s, frames/s, and media seconds encoded per second. */
   readonly rates = { bytes: new RateMeter(), frames: new RateMeter(), speed: new RateMeter() };
   /** When the current publisher connected. */
@@ -139,9 +138,36 @@ export class LiveSession {
     this.log = deps.logger.child({ stream: name });
   }
 
+  /** Where the session is in its life (moves only through session-state.ts). */
+  get state(): SessionState {
+    return this.current;
+  }
+
+  private move(event: SessionEvent): void {
+    const from = this.current;
+    this.current = transition(from, event);
+    if (this.current !== from) this.log.debug({ from, to: this.current, event }, 'session state');
+  }
+
   /** True while a publisher is (or may come back) on this stream. */
   get isLive(): boolean {
-    return this.state === 'starting' || this.state === 'live' || this.state === 'reconnecting';
+    return isLiveState(this.current);
+  }
+
+  /** FLV bytes received from publishers so far. */
+  get ingestBytes(): number {
+    return this.receivedBefore.bytes + (this.publish?.received().bytes ?? 0);
+  }
+
+  /** Video frames received from publishers so far. */
+  get ingestFrames(): number {
+    return this.receivedBefore.frames + (this.publish?.received().frames ?? 0);
+  }
+
+  /** Adds a publish that is no longer current to the totals. */
+  private countFinished(publish: IngestPublish): void {
+    const r = publish.received();
+    this.receivedBefore = { bytes: this.receivedBefore.bytes + r.bytes, frames: this.receivedBefore.frames + r.frames };
   }
 
   /** EXT-X-TARGETDURATION of this stream's playlists, in seconds. */
@@ -169,12 +195,14 @@ export class LiveSession {
     this.publisherSince = Date.now();
     this.clearTimers();
     if (previous) {
+      this.countFinished(previous);
+      this.move('publisherReplaced');
       this.log.warn({ remoteAddress: publish.remoteAddress, previous: previous.remoteAddress }, 'publisher taken over');
       previous.release();
     }
     this.log.info({ remoteAddress: publish.remoteAddress, profile: this.profileName, reconnect: this.packager !== undefined }, 'publish accepted');
     // (master() stays cached once made: a packager between runs has no init yet but was playable)
-    if (this.state === 'reconnecting') this.state = this.packager?.master() ? 'live' : 'starting';
+    if (this.current === 'reconnecting') this.move(this.packager?.master() ? 'publisherBack' : 'publisherBackUnplayed');
     if (!previous && this.runs === 0) this.deps.events.emit(StreamEvent.Started, { name: this.name, at: this.startedAt });
     publish.onClose(() => void this.onPublisherGone(publish));
     void this.replaceRun('publisher connected');
@@ -183,11 +211,13 @@ export class LiveSession {
   private async onPublisherGone(publish: IngestPublish): Promise<void> {
     if (publish !== this.publish || !this.isLive) return;
     this.publish = undefined;
-    await this.stopRun();
-    if (this.publish || !this.isLive) return; // came back (or ended) while ffmpeg was finishing
-    this.state = 'reconnecting';
+    this.countFinished(publish);
+    // Reconnecting at once, not after ffmpeg has finished: OBS may be back before that, and the
+    // manager hands a publisher back only to a reconnecting session.
+    this.move('publisherLost');
     this.log.info({ graceMs: this.deps.reconnectGraceMs }, 'publisher gone; waiting for it to come back');
-    this.after(this.deps.reconnectGraceMs, () => void this.end('publisher did not come back'));
+    this.after(this.deps.reconnectGraceMs, () => void this.end('publisher did not come back', 'graceOver'));
+    await this.stopRun();
   }
 
   /** Stops the current run (if any) and starts one on the current publish. */
@@ -201,8 +231,6 @@ export class LiveSession {
     const feed: Feed = { chunks: [] };
     this.pending = feed;
     feed.subscription = publish.pipeFlv((chunk) => {
-      this.ingestBytes += chunk.length;
-      if (isVideoFrameTag(chunk)) this.ingestFrames++;
       if (this.run?.feed === feed) this.run.transcoder.write(chunk);
       else if (this.pending === feed) {
         feed.chunks.push(chunk);
@@ -241,7 +269,8 @@ export class LiveSession {
     const inputs = new Map(this.ladder.map((r) => [r.name, packager.input(r.name)]));
     const runNo = this.runs++;
     if (runNo > 0) this.restarts++;
-    const transcoder = new Transcoder({
+    const create = this.deps.createTranscoder ?? ((opts: TranscoderOptions) => new Transcoder(opts));
+    const transcoder = create({
       ffmpegPath: this.deps.ffmpegPath,
       runDir: this.deps.runDir,
       id: `${this.name}-${this.epoch}-${runNo}`,
@@ -291,8 +320,11 @@ export class LiveSession {
     this.packager = packager;
     const stopWatching = [...packager.renditions.values()].map((w) =>
       w.onChange(() => {
-        if (this.state === 'starting' && packager.ready) {
-          this.state = 'live';
+        if (this.current === 'starting' && packager.ready) {
+          // Made now and kept: between two encoder runs no rendition has an init segment, and the
+          // master must stay servable then (and tell a reconnect that the stream was playable).
+          packager.master();
+          this.move('playable');
           const ms = Date.now() - this.startedAt;
           this.log.info({ msSincePublish: ms }, 'first playable master playlist');
           this.deps.events.emit(StreamEvent.Ready, { name: this.name, at: Date.now(), msSincePublish: ms });
@@ -375,7 +407,7 @@ export class LiveSession {
   private async fail(message: string): Promise<void> {
     if (!this.isLive) return;
     this.log.error({ failures: this.policy.failures }, `stream failed: ${message}`);
-    await this.end('transcoder failed', 'failed');
+    await this.end('transcoder failed', 'giveUp');
     this.deps.events.emit(StreamEvent.Failed, { name: this.name, at: Date.now(), error: message });
   }
 
@@ -388,20 +420,23 @@ export class LiveSession {
     await run.transcoder.stop();
   }
 
-  /** Stops everything once: input, ffmpeg (gracefully), then ENDLIST on every playlist. */
-  end(reason: string, final: 'ended' | 'failed' = 'ended'): Promise<void> {
+  /**
+   * Stops everything once: input, ffmpeg (gracefully), then ENDLIST on every playlist. `event` says
+   * why (a kick or shutdown, the grace running out, ffmpeg failing too often).
+   */
+  end(reason: string, event: 'stop' | 'graceOver' | 'giveUp' = 'stop'): Promise<void> {
+    if (!this.ending && !this.isLive) return Promise.resolve();
     this.ending ??= (async () => {
       this.clearTimers();
       clearInterval(this.watchdog);
-      const wasLive = this.isLive;
-      this.state = final;
+      this.move(event);
       await this.stopRun();
       this.packager?.end();
       this.endedAt = Date.now();
       this.endReason = reason;
       // A publisher is of no use once its stream has ended (or failed): OBS reconnects by itself
       // and gets a fresh session.
-      if (wasLive) this.publish?.kick();
+      this.publish?.kick();
       this.log.info({ reason, restarts: this.restarts }, 'stream ended');
       await rm(this.thumbnailFile, { force: true });
       this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });

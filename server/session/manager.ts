@@ -33,6 +33,12 @@ export interface ManagerOptions {
 /** Owns every session. */
 export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
+  /**
+   * The ended session a new go-live replaced, kept for its retention: until the new one is
+   * playable its ENDLIST playlists are what a player or CDN polling the stream gets (not a 404),
+   * and its listed pieces stay fetchable by their epoch for a CDN still fetching them.
+   */
+  private readonly previous = new Map<string, LiveSession>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: Logger;
   private readonly stopRetaining: () => void;
@@ -98,18 +104,41 @@ export class SessionManager {
     const profileName = stream.profile ?? this.opts.defaultProfile;
     // A stream that was live before goes on numbering where it stopped (URIs differ by epoch anyway).
     const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, current?.packager?.nextNumbers);
+    if (current?.packager?.master()) this.previous.set(stream.name, current);
     this.sessions.set(stream.name, session);
     session.attach(publish);
     return null;
   }
 
-  /** Media bytes held by every session. */
+  /** False from the moment the server starts shutting down (`/readyz` answers 503 then). */
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  /** Media bytes held by every session (and the ended ones kept beside a new go-live). */
   get memoryBytes(): number {
-    return this.list().reduce((sum, s) => sum + s.memoryBytes, 0);
+    return [...this.list(), ...this.previous.values()].reduce((sum, s) => sum + s.memoryBytes, 0);
   }
 
   /** A session by public name (live or recently ended). */
   get(name: string): LiveSession | undefined {
+    return this.sessions.get(name);
+  }
+
+  /**
+   * The session whose playlists a viewer of `name` gets: the current one, or while a new go-live is
+   * not playable yet, the ended one it replaced.
+   */
+  playlistsOf(name: string): LiveSession | undefined {
+    const current = this.sessions.get(name);
+    if (current?.packager?.master()) return current;
+    return this.previous.get(name) ?? current;
+  }
+
+  /** The session of `name` whose media names carry `epoch` (current or the one it replaced), else the current one. */
+  withEpoch(name: string, epoch: string | undefined): LiveSession | undefined {
+    const previous = this.previous.get(name);
+    if (previous && previous.epoch === epoch) return previous;
     return this.sessions.get(name);
   }
 
@@ -123,6 +152,7 @@ export class SessionManager {
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (this.sessions.get(session.name) === session) this.sessions.delete(session.name);
+      if (this.previous.get(session.name) === session) this.previous.delete(session.name);
     }, this.opts.endedRetentionMs);
     t.unref();
     this.timers.add(t);

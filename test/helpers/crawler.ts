@@ -1,7 +1,11 @@
 /**
- * A CDN-like crawler for fault-injection tests: polls every media playlist of a stream every
- * 250 ms and fetches every listed init segment, segment and part once (re-fetching some to check
- * their bytes never change). It records every breach of the rules a player or CDN relies on.
+ * A CDN-like crawler for fault-injection tests: polls the master and every media playlist of a
+ * stream every 250 ms and fetches every listed init segment, segment and part once (re-fetching
+ * some to check their bytes never change). It records every breach of the rules a player or CDN
+ * relies on. Strict: every listed URL, the master and each media playlist must answer 200; any
+ * other status or a failed request is a violation that names the URL, the status and the body's
+ * first bytes (a crawler that counted only 404s once missed a 400 on every init segment after a
+ * reconnect).
  */
 import { createHash } from 'node:crypto';
 import { get } from './processes.js';
@@ -24,13 +28,17 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
   let running = true;
   const sha = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
+  const unexpected = (url: string, res: { status: number; text: string }) =>
+    report.violations.push(`listed URL answered ${res.status}: ${url} ${res.text.slice(0, 160)}`);
+  const failed = (url: string, err: Error) => report.violations.push(`request failed: ${url}: ${err.message}`);
+
   const fetchOnce = async (url: string) => {
-    const res = await get(url);
-    if (res.status === 404) {
-      report.violations.push(`listed URL answered 404: ${url}`);
+    const res = await get(url).catch((err: Error) => failed(url, err));
+    if (!res) return;
+    if (res.status !== 200) {
+      unexpected(url, res);
       return;
     }
-    if (res.status !== 200) return; // a 503 for a held part is not a broken listing
     const h = sha(res.body);
     const before = hashes.get(url);
     if (before && before !== h) report.violations.push(`bytes changed: ${url}`);
@@ -40,8 +48,12 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
 
   const pollRendition = async (rendition: string) => {
     const url = `${base}/${rendition}/index.m3u8`;
-    const res = await get(url).catch(() => undefined);
-    if (!res || res.status !== 200) return;
+    const res = await get(url).catch((err: Error) => failed(url, err));
+    if (!res) return;
+    if (res.status !== 200) {
+      unexpected(url, res);
+      return;
+    }
     const text = res.text;
     const p = parseMediaPlaylist(text);
     const prev = lastSeq.get(rendition);
@@ -65,7 +77,10 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
   const loop = (async () => {
     while (running) {
       const t0 = Date.now();
-      const master = await get(`${base}/master.m3u8`).catch(() => undefined);
+      const masterUrl = `${base}/master.m3u8`;
+      const master = await get(masterUrl).catch((err: Error) => failed(masterUrl, err));
+      // (before the first poll succeeds the stream may still be starting: only later misses count)
+      if (master && master.status !== 200 && report.polls > 0) unexpected(masterUrl, master);
       if (master?.status === 200) {
         const renditions = master.text.split('\n').filter((l) => l.endsWith('/index.m3u8')).map((l) => l.split('/')[0]!);
         await Promise.all(renditions.map(pollRendition)).catch((err: Error) => report.violations.push(`crawler error: ${err.message}`));

@@ -1,0 +1,17 @@
+/**
+ * What to tell an operator when ffmpeg exits unexpectedly (pure): ffmpeg's last stderr lines and
+ * the source's codec turned into one line that names the fix.
+ */
+import type { SourceInfo } from './ladder.js';
+
+/** A hint for a transcoder exit, from what ffmpeg said. */
+export function exitHint(stderr: readonly string[], source: SourceInfo): string {
+  const text = stderr.join('\n');
+  if (/hevc|h265|av1|Decoder \(codec \w+\) not found|unsupported codec|Video codec \d+ is not implemented/i.test(text) || (source.videoCodec && source.videoCodec !== 'h264')) {
+    return `the source video codec (${source.videoCodec || 'unknown'}) cannot be decoded here: in OBS set Settings > Output > Encoder to an H.264 encoder (x264, NVENC H.264)`;
+  }
+  if (/Invalid data found|Error while decoding|non-existing PPS/i.test(text)) return 'the publisher sent damaged or incomplete video; check the encoder settings and the network';
+  if (/Cannot allocate memory|Resource temporarily unavailable/i.test(text)) return 'the machine ran out of memory or processes';
+  if (/stalled/.test(text)) return 'ffmpeg stopped producing output while input kept arriving; the machine may be overloaded';
+  return 'see the ffmpeg output above';
+}
