@@ -18,19 +18,27 @@ export interface CrawlReport {
   fetched: number;
   discontinuities: number;
   endlists: Set<string>;
+  /** Per rendition: every init segment URI listed (one per encoder run). */
+  inits: Map<string, Set<string>>;
+  /** Per rendition: media sequence numbers of the segments marked EXT-X-DISCONTINUITY. */
+  discontinuitySegments: Map<string, Set<number>>;
 }
 
 /** Starts crawling `base` (`http://host/live/<name>`); `stop()` resolves the report. */
 export function crawl(base: string): { stop: () => Promise<CrawlReport>; report: CrawlReport } {
-  const report: CrawlReport = { violations: [], polls: 0, fetched: 0, discontinuities: 0, endlists: new Set() };
+  const report: CrawlReport = { violations: [], polls: 0, fetched: 0, discontinuities: 0, endlists: new Set(), inits: new Map(), discontinuitySegments: new Map() };
   const hashes = new Map<string, string>();
   const lastSeq = new Map<string, number>();
   let running = true;
   const sha = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
-  const unexpected = (url: string, res: { status: number; text: string }) =>
+  const unexpected = (url: string, res: { status: number; text: string }): void => {
     report.violations.push(`listed URL answered ${res.status}: ${url} ${res.text.slice(0, 160)}`);
-  const failed = (url: string, err: Error) => report.violations.push(`request failed: ${url}: ${err.message}`);
+  };
+  const failed = (url: string, err: Error): undefined => {
+    report.violations.push(`request failed: ${url}: ${err.message}`);
+    return undefined;
+  };
 
   const fetchOnce = async (url: string) => {
     const res = await get(url).catch((err: Error) => failed(url, err));
@@ -61,6 +69,12 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
     lastSeq.set(rendition, p.mediaSequence);
     if (p.ended) report.endlists.add(rendition);
     report.discontinuities = Math.max(report.discontinuities, (text.match(/#EXT-X-DISCONTINUITY\n/g) ?? []).length);
+    const inits = report.inits.get(rendition) ?? new Set<string>();
+    report.inits.set(rendition, inits);
+    for (const m of text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)) inits.add(m[1]!);
+    const marked = report.discontinuitySegments.get(rendition) ?? new Set<number>();
+    report.discontinuitySegments.set(rendition, marked);
+    for (const s of p.segments) if (s.discontinuity) marked.add(s.msn);
     const uris = [
       ...[...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((m) => m[1]!),
       ...p.segments.map((s) => s.uri),

@@ -15,6 +15,10 @@ export interface ParsedSegment {
   duration: number;
   parts: ParsedPart[];
   programDateTime?: number;
+  /** Preceded by EXT-X-DISCONTINUITY. */
+  discontinuity?: boolean;
+  /** The EXT-X-MAP URI in force for it. */
+  map?: string;
 }
 
 export interface ParsedPlaylist {
@@ -29,6 +33,10 @@ export interface ParsedPlaylist {
   reports: Array<{ uri: string; lastMsn: number; lastPart: number }>;
   skipped: number;
   ended: boolean;
+  /** The open parts follow an EXT-X-DISCONTINUITY (a new run whose first segment is not complete). */
+  openDiscontinuity: boolean;
+  /** The EXT-X-MAP URI in force at the end (the open parts'). */
+  map?: string;
 }
 
 function attrs(line: string): Record<string, string> {
@@ -40,8 +48,10 @@ function attrs(line: string): Record<string, string> {
 /** Parses a media playlist. */
 export function parseMediaPlaylist(text: string): ParsedPlaylist {
   if (!text.startsWith('#EXTM3U\n')) throw new Error(`not a playlist: ${text.slice(0, 120)}`);
-  const p: ParsedPlaylist = { version: 0, targetDuration: 0, mediaSequence: 0, serverControl: {}, segments: [], openParts: [], reports: [], skipped: 0, ended: false };
+  const p: ParsedPlaylist = { version: 0, targetDuration: 0, mediaSequence: 0, serverControl: {}, segments: [], openParts: [], reports: [], skipped: 0, ended: false, openDiscontinuity: false };
   let parts: ParsedPart[] = [];
+  let discontinuity = false;
+  let map: string | undefined;
   let duration = 0;
   let pdt: number | undefined;
   for (const line of text.split('\n')) {
@@ -51,6 +61,8 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
     else if (line.startsWith('#EXT-X-PART-INF:')) p.partTarget = Number(attrs(line)['PART-TARGET']);
     else if (line.startsWith('#EXT-X-SERVER-CONTROL:')) p.serverControl = attrs(line);
     else if (line.startsWith('#EXT-X-SKIP:')) p.skipped = Number(attrs(line)['SKIPPED-SEGMENTS']);
+    else if (line === '#EXT-X-DISCONTINUITY') discontinuity = true;
+    else if (line.startsWith('#EXT-X-MAP:')) map = attrs(line).URI;
     else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice(line.indexOf(':') + 1));
     else if (line.startsWith('#EXT-X-PART:')) {
       const a = attrs(line);
@@ -62,12 +74,15 @@ export function parseMediaPlaylist(text: string): ParsedPlaylist {
       p.reports.push({ uri: a.URI!, lastMsn: Number(a['LAST-MSN']), lastPart: Number(a['LAST-PART']) });
     } else if (line === '#EXT-X-ENDLIST') p.ended = true;
     else if (line && !line.startsWith('#')) {
-      p.segments.push({ msn: p.mediaSequence + p.skipped + p.segments.length, uri: line, duration, parts, programDateTime: pdt });
+      p.segments.push({ msn: p.mediaSequence + p.skipped + p.segments.length, uri: line, duration, parts, programDateTime: pdt, discontinuity, map });
       parts = [];
       pdt = undefined;
+      discontinuity = false;
     }
   }
   p.openParts = parts;
+  p.openDiscontinuity = discontinuity;
+  p.map = map;
   return p;
 }
 

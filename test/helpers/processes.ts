@@ -2,7 +2,7 @@
  * Real processes for integration tests: the built server, ffmpeg publishers, ffprobe. Every child
  * is tracked and killed by PID when the test file ends, also when a test fails.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -260,4 +260,94 @@ export function httpGet(url: string, headers: Record<string, string> = {}, metho
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Source settings of an OBS-like publisher (they may change between two connections). */
+export interface SourceSettings {
+  size: string;
+  fps: number;
+  gop: number;
+}
+
+/**
+ * A publisher that behaves like OBS: when its connection ends for any reason other than `close()`,
+ * it connects again by itself after `reconnectMs` (OBS's default retry delay is 2 s... 10 s; we
+ * use 2 s). Faults are injected as they happen in the field: `drop()` kills the publishing
+ * process with SIGKILL (no RTMP close), `cut()` destroys its TCP connection with `ss -K` (as a
+ * network fault does), `stopClean()` is "Stop Streaming" followed by an automatic start again.
+ */
+export class ObsPublisher {
+  settings: SourceSettings;
+  reconnectMs: number;
+  /** False: a connection that ends stays ended (a stuck or abandoned OBS). */
+  reconnect = true;
+  private current: Publisher | undefined;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Connections made so far. */
+  connections = 0;
+
+  constructor(private readonly url: string, settings: SourceSettings, reconnectMs = 2000) {
+    this.settings = settings;
+    this.reconnectMs = reconnectMs;
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    this.connections++;
+    const pub = publish(this.url, { seconds: 3600, ...this.settings });
+    this.current = pub;
+    void pub.exited.then(() => {
+      if (this.current !== pub || this.closed || !this.reconnect) return;
+      this.timer = setTimeout(() => this.connect(), this.reconnectMs);
+    });
+  }
+
+  /** pid of the publishing ffmpeg right now. */
+  get pid(): number | undefined {
+    const p = this.current?.proc;
+    return p && p.exitCode === null && p.signalCode === null ? p.pid : undefined;
+  }
+
+  /** True while a publishing process runs. */
+  get connected(): boolean {
+    return this.pid !== undefined;
+  }
+
+  /** The publishing process dies (kill -9): the server sees the TCP connection close, no RTMP close. */
+  drop(): void {
+    const pid = this.pid;
+    if (!pid) throw new Error('ObsPublisher.drop: not connected');
+    process.kill(pid, 'SIGKILL');
+  }
+
+  /**
+   * The network cuts the connection: `ss -K` destroys this publisher's socket (the server gets a
+   * reset); the publishing process then fails on its next write, exits, and reconnects.
+   */
+  cut(rtmpPort: number): void {
+    const pid = this.pid;
+    if (!pid) throw new Error('ObsPublisher.cut: not connected');
+    const lines = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${rtmpPort}`], { encoding: 'utf8' }).split('\n');
+    const mine = lines.find((l) => l.includes(`pid=${pid},`));
+    const local = mine?.trim().split(/\s+/)[2];
+    if (!local) throw new Error(`ObsPublisher.cut: no connection of pid ${pid} to port ${rtmpPort} in:\n${lines.join('\n')}`);
+    // (root only, and a kernel with CONFIG_INET_DIAG_DESTROY; Debian's has it)
+    execFileSync('ss', ['-K', '-tn', 'src', local, 'dst', `127.0.0.1:${rtmpPort}`], { stdio: 'ignore' });
+  }
+
+  /** "Stop Streaming" (a clean RTMP close); it starts again after `reconnectMs`, with `next` settings if given. */
+  async stopClean(next?: Partial<SourceSettings>): Promise<void> {
+    const pub = this.current;
+    if (next) this.settings = { ...this.settings, ...next };
+    await pub?.stop();
+  }
+
+  /** Stops for good. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.current?.stop();
+  }
 }

@@ -1,0 +1,186 @@
+/**
+ * Real players in Chromium for fault tests: the bundled hls.js watch page and an independent
+ * player (Shaka Player from npm, a devDependency used only here) on a minimal page. Each page
+ * samples its <video> every 100 ms (time, paused, ended, distance to the live edge, PDT latency)
+ * and records every HTTP answer it did not expect, so a test can measure stalls and see errors.
+ */
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ROOT } from './processes.js';
+
+/** The players a fault test watches with. */
+export type PlayerKind = 'bundled' | 'shaka';
+
+/** One sample of a page's video element. */
+export interface Sample {
+  t: number;
+  ct: number;
+  paused: boolean;
+  ended: boolean;
+  /** Seconds from the playhead to the end of the seekable range (the live edge), when known. */
+  behind: number | null;
+  /** now − the playing frame's PROGRAM-DATE-TIME, in seconds, when the player tells it. */
+  latency: number | null;
+}
+
+/** A player page being watched. */
+export interface WatchedPlayer {
+  kind: PlayerKind;
+  page: Page;
+  /** Samples taken since `since` (ms). */
+  samples(since?: number): Promise<Sample[]>;
+  /** Answers other than 2xx/304, uncaught page errors and player errors, with time. */
+  problems: Array<{ t: number; what: string }>;
+  close(): Promise<void>;
+}
+
+const SAMPLER = `
+  window.__samples = [];
+  setInterval(() => {
+    const v = document.querySelector('video');
+    if (!v) return;
+    const s = v.seekable;
+    const end = s.length ? s.end(s.length - 1) : NaN;
+    let date = null;
+    try { date = window.__playingDate ? window.__playingDate() : (window.hls && window.hls.playingDate ? window.hls.playingDate.getTime() : null); } catch (e) {}
+    window.__samples.push({ t: Date.now(), ct: v.currentTime, paused: v.paused, ended: v.ended,
+      behind: Number.isFinite(end) ? end - v.currentTime : null, latency: date ? (Date.now() - date) / 1000 : null });
+    if (window.__samples.length > 20000) window.__samples.splice(0, 5000);
+  }, 100);
+`;
+
+/**
+ * The Shaka page: plays the stream with LL-HLS on, and like any site that embeds a player, starts
+ * again by itself after the stream ended once the stream is back (polling the playlists).
+ */
+function shakaPage(src: string): string {
+  return `<!doctype html><html><body style="margin:0;background:#000">
+<video id="video" muted autoplay playsinline style="width:640px;height:360px"></video>
+<script src="/__test/shaka.js"></script>
+<script>
+const src = ${JSON.stringify(src)};
+const video = document.getElementById('video');
+shaka.polyfill.installAll();
+const player = new shaka.Player();
+window.player = player;
+window.__playingDate = () => { const d = player.getPlayheadTimeAsDate(); return d ? d.getTime() : null; };
+// (Shaka 5 probes a segment for CEA-608 captions, and in LL mode it may pick the preload hint,
+// which has no URI yet: 'Request without URIs!'. Our streams carry no captions.)
+player.configure({ streaming: { lowLatencyMode: window.__ll !== false }, manifest: { hls: { disableClosedCaptionsDetection: true } } });
+player.addEventListener('error', (e) => { const d = e.detail || {}; console.error('shaka error ' + d.code + ' severity ' + d.severity + ' ' + JSON.stringify(d.data || []).slice(0, 300)); });
+async function live() {
+  for (;;) {
+    const m = await fetch(src, { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
+    const first = m && m.split('\\n').find((l) => l && !l.startsWith('#'));
+    if (first) {
+      const p = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
+      if (p && !p.includes('#EXT-X-ENDLIST')) return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+async function start() {
+  await live();
+  await player.attach(video);
+  await player.load(src);
+  video.play().catch(() => {});
+}
+video.addEventListener('ended', () => { void player.unload().then(start); });
+start().catch((e) => console.error('shaka load failed ' + (e && (e.code || e.message)) + ' ' + JSON.stringify(e && e.data || '').slice(0, 300) + ' ' + (e && e.stack || '').slice(0, 2000)));
+</script></body></html>`;
+}
+
+/** True for an answer a player may get while the protocol works: a held LL-HLS request that timed out (503 + Retry-After). */
+function heldTimeout(url: string, status: number): boolean {
+  return status === 503 && (/[?&]_HLS_msn=/.test(url) || /-p\d+\.m4s$/.test(url));
+}
+
+/** Opens a player on stream `name` of the server at `http`. */
+export async function openPlayer(context: BrowserContext, kind: PlayerKind, http: string, name: string): Promise<WatchedPlayer> {
+  const page = await context.newPage();
+  const problems: WatchedPlayer['problems'] = [];
+  page.on('pageerror', (err) => problems.push({ t: Date.now(), what: `page error: ${err.message}` }));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /shaka (error|load failed)/.test(msg.text())) problems.push({ t: Date.now(), what: msg.text() });
+  });
+  page.on('response', (res) => {
+    const status = res.status();
+    if ((status >= 200 && status < 300) || status === 304) return;
+    const url = res.url();
+    problems.push({ t: Date.now(), what: `${heldTimeout(url, status) ? 'held request timed out' : 'HTTP'} ${status} ${url}` });
+  });
+  page.on('requestfailed', (req) => {
+    // a request the player itself aborted (hls.js cancels a superseded blocking reload) is not an error
+    if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push({ t: Date.now(), what: `request failed ${req.failure()?.errorText} ${req.url()}` });
+  });
+  await page.addInitScript(SAMPLER);
+  if (kind === 'bundled') {
+    await page.goto(`${http}/watch/${name}`);
+  } else {
+    const shakaJs = readFileSync(`${ROOT}node_modules/shaka-player/dist/shaka-player.compiled.debug.js`);
+    await page.route(`${http}/__test/**`, (route) => {
+      const url = route.request().url();
+      if (url.endsWith('/shaka.js')) return route.fulfill({ body: shakaJs, contentType: 'text/javascript' });
+      return route.fulfill({ body: shakaPage(`${http}/live/${name}/master.m3u8`), contentType: "text/html" });
+    });
+    await page.goto(`${http}/__test/shaka.html`);
+  }
+  return {
+    kind,
+    page,
+    problems,
+    samples: async (since = 0) => (await page.evaluate(() => (window as unknown as { __samples: Sample[] }).__samples)).filter((s) => s.t >= since),
+    close: () => page.close(),
+  };
+}
+
+/** Waits until the player's playhead has advanced `seconds` (playing), or throws after `timeoutMs`. */
+export async function waitPlaying(p: WatchedPlayer, seconds: number, timeoutMs: number): Promise<void> {
+  await p.page.waitForFunction(
+    (s) => {
+      const samples = (window as unknown as { __samples: Array<{ ct: number; paused: boolean }> }).__samples;
+      const first = samples.find((x) => x.ct > 0 && !x.paused);
+      const last = samples.at(-1);
+      return !!first && !!last && last.ct - first.ct >= s;
+    },
+    seconds,
+    { timeout: timeoutMs, polling: 200 },
+  );
+}
+
+/**
+ * The longest time, in seconds, the playhead did not move between `from` and `to` (ms): a stall,
+ * a wait for the stream, or an ended stream all count; a paused video does not (nobody pauses here).
+ */
+export function longestStall(samples: readonly Sample[], from: number, to: number): number {
+  let longest = 0;
+  let stuckSince: number | undefined;
+  let prev: Sample | undefined;
+  for (const s of samples) {
+    if (s.t < from || s.t > to) continue;
+    const moved = prev !== undefined && Math.abs(s.ct - prev.ct) > 0.02;
+    if (prev && !moved) stuckSince ??= prev.t;
+    if (moved) stuckSince = undefined;
+    if (stuckSince !== undefined) longest = Math.max(longest, (s.t - stuckSince) / 1000);
+    prev = s;
+  }
+  return longest;
+}
+
+/** The sample nearest to `t` (ms). */
+export function sampleAt(samples: readonly Sample[], t: number): Sample | undefined {
+  let best: Sample | undefined;
+  for (const s of samples) if (!best || Math.abs(s.t - t) < Math.abs(best.t - t)) best = s;
+  return best;
+}
+
+/** Seconds from `from` (ms) until the player is playing within `edge` seconds of the live edge, or undefined. */
+export function secondsToEdge(samples: readonly Sample[], from: number, edge: number): number | undefined {
+  let prev: Sample | undefined;
+  for (const s of samples) {
+    if (s.t >= from && prev && s.ct - prev.ct > 0.02 && s.behind !== null && s.behind <= edge) return (s.t - from) / 1000;
+    prev = s;
+  }
+  return undefined;
+}
