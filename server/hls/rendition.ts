@@ -211,7 +211,7 @@ export class RenditionWindow {
   /**
    * The encoder run ended (crash, restart, publisher reconnect): the open parts become a last,
    * possibly short, segment; the next run's first segment is marked EXT-X-DISCONTINUITY and gets
-   * its own init segment. Media sequence numbers and part IDs go on counting.
+   * its own init segment. Media sequence numbers and part IDs go on counting (skipping the hinted ID).
    */
   discontinue(): void {
     if (this.ended) return;
@@ -219,6 +219,11 @@ export class RenditionWindow {
     if (last) this.publishSegment(last);
     this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds));
     this.openParts = [];
+    // The part the old run's preload hint announced will never exist in that run: retire its ID.
+    // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)
+    // would append new-run media under the old init and timeline, and stall for good. The held
+    // request for it ends now with a 404 (isNextPart turns false), as RFC 8216bis 6.2.6 allows.
+    if (this.nextPartId > 0) this.nextPartId++;
     if (this.inits.size > 0 || this.segments.length > 0) {
       this.generation++;
       this.pendingDiscontinuity = true;

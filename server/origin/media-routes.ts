@@ -159,7 +159,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
         let piece = window.file(uri);
         // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
         if (!piece && window.isNextPart(uri)) {
-          const ready = await window.waitUntil(() => window.file(uri) !== undefined || window.isEnded, 3 * session.targetDuration * 1000);
+          // (the hint is retired when the run ends: isNextPart turns false and the answer is a 404)
+          const ready = await window.waitUntil(() => window.file(uri) !== undefined || !window.isNextPart(uri), 3 * session.targetDuration * 1000);
           piece = window.file(uri);
           if (!ready) {
             reply.header('retry-after', String(session.targetDuration));

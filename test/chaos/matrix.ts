@@ -25,6 +25,8 @@ export const EDGE_S = 2;
 export const STALL_SLACK_S = 3;
 const KINDS: readonly PlayerKind[] = ['bundled', 'shaka'];
 const RENDITION = '360p';
+/** Renditions of the default ladder. */
+const RENDITIONS = 3;
 
 /** One row of the table. */
 export interface FaultRow {
@@ -49,6 +51,8 @@ export interface FaultRow {
   /** Player answers and errors other than expected (held requests that timed out are counted apart). */
   playerProblems: string[];
   heldTimeouts: number;
+  /** Distinct parts that answered 404 and were never listed: the retired preload hint of the ended run. */
+  retiredHints: number;
 }
 
 /** A fault: what it does to the running stream. */
@@ -178,24 +182,31 @@ export class FaultRig {
       violations: this.crawler.report.violations.slice(violationsBefore),
       playerProblems: [],
       heldTimeouts: 0,
+      retiredHints: 0,
+    };
+    const retired = new Set<string>();
+    // A 404 on a part no playlist ever listed is the old run's retired preload hint (expected once
+    // per rendition per new run); on a listed part it is a fault.
+    const classify = (who: string, what: string): void => {
+      if (what.startsWith('held request timed out')) row.heldTimeouts++;
+      else if (what.startsWith('part 404 ') && !this.crawler.report.listed.has(what.slice(9))) retired.add(what.slice(9));
+      else row.playerProblems.push(`${who}: ${what}`);
     };
     for (const [i, w] of this.watchers.entries()) {
       const samples = await w.samples(t0 - 1000);
       row.stall[w.kind] = longestStall(samples, t0 - 500, back + SETTLE_S * 1000);
       row.toEdge[w.kind] = secondsToEdge(samples, back, EDGE_S);
       row.behindAfter[w.kind] = sampleAt(samples, back + SETTLE_S * 1000)?.behind ?? null;
-      for (const p of w.problems.slice(problemsBefore[i])) {
-        if (p.what.startsWith('held request timed out')) row.heldTimeouts++;
-        else row.playerProblems.push(`${w.kind}: ${p.what}`);
-      }
+      for (const p of w.problems.slice(problemsBefore[i])) classify(w.kind, p.what);
     }
     for (const j of joiners) {
       const samples = await j.samples();
       const playing = samples.filter((s) => !s.paused && s.ct > 0);
       row.lateJoiner[j.kind] = playing.length ? playing.at(-1)!.ct - playing[0]!.ct : 0;
-      for (const p of j.problems) if (!p.what.startsWith('held request timed out')) row.playerProblems.push(`late ${j.kind}: ${p.what}`);
+      for (const p of j.problems) classify(`late ${j.kind}`, p.what);
       await j.close();
     }
+    row.retiredHints = retired.size;
     this.log(`  ${JSON.stringify(row)}`);
     return row;
   }
@@ -212,6 +223,7 @@ export class FaultRig {
     if (row.apiState !== 'live') out.push(`API says "${row.apiState}"`);
     if (row.newInits !== 1) out.push(`${row.newInits} new init segments (expected 1 new run)`);
     if (row.newDiscontinuities !== 1) out.push(`${row.newDiscontinuities} new DISCONTINUITY segments (expected 1)`);
+    if (row.retiredHints > RENDITIONS) out.push(`${row.retiredHints} unlisted parts answered 404 (at most one retired hint per rendition expected)`);
     out.push(...row.violations, ...row.playerProblems);
     return out;
   }
@@ -229,13 +241,13 @@ export class FaultRig {
 export function markdownTable(rows: readonly FaultRow[]): string {
   const f = (n: number | null | undefined) => (n === null || n === undefined ? '–' : n.toFixed(1));
   const lines = [
-    '| fault | outage s | longest stall s (hls.js / Shaka) | s to live edge (hls.js / Shaka) | behind edge after 10 s | late joiners played s | API | new runs / DISCONTINUITY | non-200 | held 503 | green |',
+    '| fault | outage s | longest stall s (hls.js / Shaka) | s to live edge (hls.js / Shaka) | behind edge after 10 s | late joiners played s | API | new runs / DISCONTINUITY | non-200 | held 503 / retired hint 404 | green |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const bad = FaultRig.problems(r);
     lines.push(
-      `| ${r.fault} | ${f(r.outage)} | ${f(r.stall.bundled)} / ${f(r.stall.shaka)} | ${f(r.toEdge.bundled)} / ${f(r.toEdge.shaka)} | ${f(r.behindAfter.bundled)} / ${f(r.behindAfter.shaka)} | ${f(r.lateJoiner.bundled)} / ${f(r.lateJoiner.shaka)} | ${r.apiState} | ${r.newInits} / ${r.newDiscontinuities} | ${r.violations.length + r.playerProblems.length} | ${r.heldTimeouts} | ${bad.length ? `no: ${bad.join('; ').slice(0, 200)}` : 'yes'} |`,
+      `| ${r.fault} | ${f(r.outage)} | ${f(r.stall.bundled)} / ${f(r.stall.shaka)} | ${f(r.toEdge.bundled)} / ${f(r.toEdge.shaka)} | ${f(r.behindAfter.bundled)} / ${f(r.behindAfter.shaka)} | ${f(r.lateJoiner.bundled)} / ${f(r.lateJoiner.shaka)} | ${r.apiState} | ${r.newInits} / ${r.newDiscontinuities} | ${r.violations.length + r.playerProblems.length} | ${r.heldTimeouts} / ${r.retiredHints} | ${bad.length ? `no: ${bad.join('; ').slice(0, 200)}` : 'yes'} |`,
     );
   }
   return lines.join('\n');

@@ -22,11 +22,13 @@ export interface CrawlReport {
   inits: Map<string, Set<string>>;
   /** Per rendition: media sequence numbers of the segments marked EXT-X-DISCONTINUITY. */
   discontinuitySegments: Map<string, Set<number>>;
+  /** Every URL a playlist listed (and the crawler fetched). */
+  listed: Set<string>;
 }
 
 /** Starts crawling `base` (`http://host/live/<name>`); `stop()` resolves the report. */
 export function crawl(base: string): { stop: () => Promise<CrawlReport>; report: CrawlReport } {
-  const report: CrawlReport = { violations: [], polls: 0, fetched: 0, discontinuities: 0, endlists: new Set(), inits: new Map(), discontinuitySegments: new Map() };
+  const report: CrawlReport = { violations: [], polls: 0, fetched: 0, discontinuities: 0, endlists: new Set(), inits: new Map(), discontinuitySegments: new Map(), listed: new Set() };
   const hashes = new Map<string, string>();
   const lastSeq = new Map<string, number>();
   let running = true;
@@ -41,6 +43,7 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
   };
 
   const fetchOnce = async (url: string) => {
+    report.listed.add(url);
     const res = await get(url).catch((err: Error) => failed(url, err));
     if (!res) return;
     if (res.status !== 200) {

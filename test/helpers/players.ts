@@ -17,7 +17,7 @@ export interface Sample {
   ct: number;
   paused: boolean;
   ended: boolean;
-  /** Seconds from the playhead to the end of the seekable range (the live edge), when known. */
+  /** Seconds from the playhead to the live edge (end of the seekable range; Shaka: end of the buffer), when known. */
   behind: number | null;
   /** now − the playing frame's PROGRAM-DATE-TIME, in seconds, when the player tells it. */
   latency: number | null;
@@ -39,8 +39,9 @@ const SAMPLER = `
   setInterval(() => {
     const v = document.querySelector('video');
     if (!v) return;
+    // The live edge: the page's own measure when it has one (Shaka), else the end of the seekable range.
     const s = v.seekable;
-    const end = s.length ? s.end(s.length - 1) : NaN;
+    const end = window.__edge ? window.__edge() : s.length ? s.end(s.length - 1) : NaN;
     let date = null;
     try { date = window.__playingDate ? window.__playingDate() : (window.hls && window.hls.playingDate ? window.hls.playingDate.getTime() : null); } catch (e) {}
     window.__samples.push({ t: Date.now(), ct: v.currentTime, paused: v.paused, ended: v.ended,
@@ -64,20 +65,24 @@ shaka.polyfill.installAll();
 const player = new shaka.Player();
 window.player = player;
 window.__playingDate = () => { const d = player.getPlayheadTimeAsDate(); return d ? d.getTime() : null; };
-// (Shaka 5 probes a segment for CEA-608 captions, and in LL mode it may pick the preload hint,
-// which has no URI yet: 'Request without URIs!'. Our streams carry no captions.)
+// Shaka's seekable end runs on the wall clock and so moves ahead of the media by every reconnect
+// gap it closes up; in LL mode its buffer reaches the newest listed part, so the end of the buffer
+// is the edge in media time.
+window.__edge = () => { const b = video.buffered; return b.length ? b.end(b.length - 1) : NaN; };
+// Shaka's defaults plus lowLatencyMode (no liveSync: its latency is measured against the
+// wall-clock seek range, which a reconnect gap puts out of reach). Our streams carry no captions
+// (Shaka's CEA-608 probe may otherwise pick the URI-less preload hint).
 player.configure({ streaming: { lowLatencyMode: window.__ll !== false }, manifest: { hls: { disableClosedCaptionsDetection: true } } });
 player.addEventListener('error', (e) => { const d = e.detail || {}; console.error('shaka error ' + d.code + ' severity ' + d.severity + ' ' + JSON.stringify(d.data || []).slice(0, 300)); });
+async function isLive() {
+  const m = await fetch(src, { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
+  const first = m && m.split('\\n').find((l) => l && !l.startsWith('#'));
+  if (!first) return false;
+  const p = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
+  return !!p && !p.includes('#EXT-X-ENDLIST');
+}
 async function live() {
-  for (;;) {
-    const m = await fetch(src, { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
-    const first = m && m.split('\\n').find((l) => l && !l.startsWith('#'));
-    if (first) {
-      const p = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
-      if (p && !p.includes('#EXT-X-ENDLIST')) return;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  while (!(await isLive())) await new Promise((r) => setTimeout(r, 1000));
 }
 async function start() {
   await live();
@@ -85,7 +90,19 @@ async function start() {
   await player.load(src);
   video.play().catch(() => {});
 }
-video.addEventListener('ended', () => { void player.unload().then(start); });
+// When the playlists get ENDLIST Shaka plays to the end, but the media element often never fires
+// 'ended': audio ends a few ms before video and playback waits in that last gap for good. A site
+// treats "at the end of the buffer, not moving, and the playlist has ENDLIST" as the end; so do we.
+let restarting = false;
+function restart() { if (restarting) return; restarting = true; void player.unload().then(start).finally(() => { restarting = false; }); }
+video.addEventListener('ended', restart);
+let lastCt = -1;
+setInterval(async () => {
+  const b = video.buffered;
+  const stuck = video.currentTime === lastCt && video.currentTime > 0 && b.length && b.end(b.length - 1) - video.currentTime < 0.3;
+  lastCt = video.currentTime;
+  if (stuck && !restarting && !(await isLive())) restart();
+}, 1000);
 start().catch((e) => console.error('shaka load failed ' + (e && (e.code || e.message)) + ' ' + JSON.stringify(e && e.data || '').slice(0, 300) + ' ' + (e && e.stack || '').slice(0, 2000)));
 </script></body></html>`;
 }
@@ -101,12 +118,18 @@ export async function openPlayer(context: BrowserContext, kind: PlayerKind, http
   const problems: WatchedPlayer['problems'] = [];
   page.on('pageerror', (err) => problems.push({ t: Date.now(), what: `page error: ${err.message}` }));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && /shaka (error|load failed)/.test(msg.text())) problems.push({ t: Date.now(), what: msg.text() });
+    if (msg.type() !== 'error' || !/shaka (error|load failed)/.test(msg.text())) return;
+    // (Shaka reports a 404 it got as error 1001 with the URL: classified like the answer itself)
+    const gone = /^shaka error 1001 .*?\["([^"]+-p\d+\.m4s)",404/.exec(msg.text());
+    problems.push({ t: Date.now(), what: gone ? `part 404 ${gone[1]}` : msg.text() });
   });
   page.on('response', (res) => {
     const status = res.status();
     if ((status >= 200 && status < 300) || status === 304) return;
     const url = res.url();
+    // A part that answers 404 is either a fault or the part a preload hint announced before its
+    // run ended (the server retires that ID): whoever reads `problems` tells them apart.
+    if (status === 404 && /-p\d+\.m4s$/.test(url)) return void problems.push({ t: Date.now(), what: `part 404 ${url}` });
     problems.push({ t: Date.now(), what: `${heldTimeout(url, status) ? 'held request timed out' : 'HTTP'} ${status} ${url}` });
   });
   page.on('requestfailed', (req) => {
@@ -118,7 +141,11 @@ export async function openPlayer(context: BrowserContext, kind: PlayerKind, http
   if (kind === 'bundled') {
     await page.goto(`${http}/watch/${name}`);
   } else {
-    const shakaJs = readFileSync(`${ROOT}node_modules/shaka-player/dist/shaka-player.compiled.debug.js`);
+    // Shaka 4.16 (maintained LTS line), not 5.2: 5.2.12's HLS parser collapses a PROGRAM-DATE-TIME
+    // gap over 1 s at a DISCONTINUITY (any reconnect that takes longer), then asserts
+    // "segmentAvailabilityDuration must be >= 0", empties its segment index and stalls for good;
+    // 4.16.50 plays the same playlists through. hls.js handles them too.
+    const shakaJs = readFileSync(`${ROOT}node_modules/shaka-player/dist/shaka-player.compiled.js`);
     await page.route(`${http}/__test/**`, (route) => {
       const url = route.request().url();
       if (url.endsWith('/shaka.js')) return route.fulfill({ body: shakaJs, contentType: 'text/javascript' });

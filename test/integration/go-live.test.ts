@@ -181,18 +181,55 @@ describe('go live: OBS -> RTMP -> 3 renditions -> HLS over HTTP', () => {
 describe('shutdown', () => {
   afterAll(() => killAll());
 
-  it('SIGTERM with a live stream: ENDLIST, ffmpeg stopped, exit code 0', async () => {
-    const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
+  it('SIGTERM drains: /readyz 503 at once while /healthz stays 200, ENDLIST seen by a 100 ms poller, new publishers refused, exit 0 with no ffmpeg left', async () => {
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}`, ORIGIN_DRAIN_SECONDS: '3' });
     const pub = publish(`${server.rtmp}/live/${KEY}`, { seconds: 60, size: '640x360' });
+    let late: ReturnType<typeof publish> | undefined;
     try {
       await waitFor('master playlist', async () => (await get(`${server.http}/live/${NAME}/master.m3u8`)).status === 200, 30_000);
+      expect((await get(`${server.http}/readyz`)).status).toBe(200);
       const [ffmpegPid] = ffmpegChildren(server.proc.pid!);
       expect(ffmpegPid).toBeGreaterThan(0);
+      // What a player or CDN polling every 100 ms sees from the signal on (anything unexpected is kept).
+      const seen: string[] = [];
+      let endlistAt = 0;
+      let readyz503At = 0;
+      let stopPolling = false;
+      const poller = (async () => {
+        while (!stopPolling) {
+          const [pl, ready, health] = await Promise.all([
+            get(`${server.http}/live/${NAME}/360p/index.m3u8`).catch(() => undefined),
+            get(`${server.http}/readyz`).catch(() => undefined),
+            get(`${server.http}/healthz`).catch(() => undefined),
+          ]);
+          if (!pl || !ready || !health) break; // the port closed
+          if (pl.status !== 200) seen.push(`playlist ${pl.status} ${pl.text.slice(0, 120)}`);
+          if (health.status !== 200) seen.push(`healthz ${health.status}`);
+          if (ready.status === 503 && !readyz503At) readyz503At = Date.now();
+          if (ready.status !== 503) seen.push(`readyz ${ready.status} while draining`);
+          if (pl.text.includes('#EXT-X-ENDLIST') && !endlistAt) endlistAt = Date.now();
+          await sleep(100);
+        }
+      })();
       const t0 = Date.now();
-      const code = await server.stop('SIGTERM');
+      server.proc.kill('SIGTERM');
+      await sleep(300);
+      late = publish(`${server.rtmp}/live/${KEY}`, { seconds: 10, size: '320x180' });
+      const code = await server.exited;
+      const t1 = Date.now();
+      stopPolling = true;
+      await poller;
+      expect(seen).toEqual([]);
       expect(code).toBe(0);
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(readyz503At - t0).toBeLessThan(1000);
+      expect(endlistAt).toBeGreaterThan(0);
+      // the port stayed open for the drain after the ENDLIST (not in the same few milliseconds)
+      expect(t1 - endlistAt).toBeGreaterThan(2000);
       expect(server.logs().some((l) => l.msg === 'stream ended' && l.reason === 'server shutting down')).toBe(true);
+      // the publisher that came during the drain found the RTMP port closed and got no transcoder
+      expect(await Promise.race([late.exited, sleep(5000).then(() => 'still running')])).not.toBe(0);
+      expect(late.output()).toMatch(/Connection refused|Input\/output error|Error opening output/i);
+      expect(server.logs().filter((l) => l.msg === 'ladder chosen')).toHaveLength(1);
       await waitFor('transcoder gone', () => {
         try {
           process.kill(ffmpegPid!, 0);
@@ -202,6 +239,7 @@ describe('shutdown', () => {
         }
       }, 3000);
     } finally {
+      await late?.stop();
       await pub.stop();
       await server.stop('SIGKILL');
     }

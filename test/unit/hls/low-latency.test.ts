@@ -167,6 +167,7 @@ describe('discontinuities (encoder restart, publisher reconnect)', () => {
     const { w, feed } = liveWindow({ playlistSize: 4 });
     feed(25); // segments 0, 1 and half of 2
     const oldInit = w.initUri;
+    const hinted = partId(parseMediaPlaylist(w.playlist()!.body.toString()).preloadHint!);
     w.discontinue(); // the half segment is published as a short segment 2
     expect(w.file(oldInit)).toBeDefined();
     w.setInit({ ...init, data: Buffer.from('init2') });
@@ -179,9 +180,16 @@ describe('discontinuities (encoder restart, publisher reconnect)', () => {
     expect(text).toContain(`#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="${w.initUri}"`);
     expect(text.indexOf(`URI="${oldInit}"`)).toBeLessThan(text.indexOf('#EXT-X-DISCONTINUITY'));
     expect(lowLatencyViolations(p).filter((v) => !v.includes('jump'))).toEqual([]);
-    // part IDs go on counting across the restart
+    // part IDs go on counting across the restart, but the ID the old run's preload hint announced
+    // is retired (a player that preloaded it must not get the new run's first part under the old init)
     const ids = [...p.segments.flatMap((s) => s.parts), ...p.openParts].map((x) => partId(x.uri));
-    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+    const joinAt = p.segments.flatMap((s) => s.parts).length;
+    expect(ids[joinAt]).toBe(hinted + 1);
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i + (i >= joinAt ? 1 : 0)));
+    const retired = p.openParts[0]!.uri.replace(/p\d+\.m4s$/, `p${hinted}.m4s`);
+    expect(w.file(retired)).toBeUndefined();
+    expect(w.isNextPart(retired)).toBe(false); // a held request for it ends (404)
+    expect(w.isNextPart(p.preloadHint!)).toBe(true);
     expect(w.file(w.initUri)!.body.toString()).toBe('init2');
   });
 
