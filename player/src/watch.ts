@@ -37,6 +37,8 @@ document.title = `${name} · live-origin`;
 let hls: Hls | undefined;
 /** Bumped on every (re)start, so the loops of an old player stop. */
 let generation = 0;
+/** hls.js buffered the last segment of an ended playlist (BUFFER_EOS). */
+let endOfStream = false;
 
 function setStatus(text: string | null): void {
   status.hidden = text === null;
@@ -123,15 +125,32 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
       void sleep(3000).then(() => start());
     }
   });
+  // ENDLIST reached and everything buffered: from here a stop at the end of the buffer is the end.
+  player.on(Hls.Events.BUFFER_EOS, () => {
+    if (hls === player) endOfStream = true;
+  });
+  endOfStream = false;
   player.loadSource(src);
   player.attachMedia(video);
 }
 
 // The stream ended (ENDLIST reached): say so, and resume by itself when it comes back.
-video.addEventListener('ended', () => {
+function streamEnded(): void {
+  endOfStream = false;
   setStatus('Stream ended');
   void start('Stream ended');
-});
+}
+video.addEventListener('ended', streamEnded);
+// The media element does not always fire 'ended': when the audio of the last segment ends a few
+// ms before its video, playback waits in that gap for good (seen in Chromium after a drop past the
+// grace: the page sat at the end, neither "Stream ended" nor back when the stream returned).
+let timeAtEnd = -1;
+setInterval(() => {
+  const b = video.buffered;
+  const atEnd = b.length > 0 && b.end(b.length - 1) - video.currentTime < 0.5;
+  if (endOfStream && atEnd && !video.paused && video.currentTime === timeAtEnd) streamEnded();
+  timeAtEnd = video.currentTime;
+}, 1000);
 video.addEventListener('playing', () => {
   clearTimeout(stallTimer);
   setStatus(null);

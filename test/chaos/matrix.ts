@@ -10,7 +10,7 @@ import type { BrowserContext } from 'playwright-core';
 import { crawl, type CrawlReport } from '../helpers/crawler.js';
 import { parseMediaPlaylist } from '../helpers/hls-rules.js';
 import { launch } from '../helpers/browser.js';
-import { longestStall, openPlayer, sampleAt, secondsToEdge, waitPlaying, type PlayerKind, type WatchedPlayer } from '../helpers/players.js';
+import { behindAround, longestStall, openPlayer, secondsToEdge, waitPlaying, type PlayerKind, type WatchedPlayer } from '../helpers/players.js';
 import { ffmpegChildren, get, ObsPublisher, sleep, startServer, tempFile, waitFor, type ServerHandle } from '../helpers/processes.js';
 
 export const STREAM = 'chaos';
@@ -37,7 +37,7 @@ export interface FaultRow {
   stall: Record<PlayerKind, number>;
   /** Seconds from back until each watching player plays within EDGE_S of the live edge (undefined: never). */
   toEdge: Record<PlayerKind, number | undefined>;
-  /** Distance to the live edge SETTLE_S after back (s). */
+  /** Distance to the live edge SETTLE_S after back (s; median over the 2 s around it). */
   behindAfter: Record<PlayerKind, number | null>;
   /** Seconds each late joiner played in its first 12 s. */
   lateJoiner: Record<PlayerKind, number>;
@@ -196,7 +196,7 @@ export class FaultRig {
       const samples = await w.samples(t0 - 1000);
       row.stall[w.kind] = longestStall(samples, t0 - 500, back + SETTLE_S * 1000);
       row.toEdge[w.kind] = secondsToEdge(samples, back, EDGE_S);
-      row.behindAfter[w.kind] = sampleAt(samples, back + SETTLE_S * 1000)?.behind ?? null;
+      row.behindAfter[w.kind] = behindAround(samples, back + SETTLE_S * 1000);
       for (const p of w.problems.slice(problemsBefore[i])) classify(w.kind, p.what);
     }
     for (const j of joiners) {

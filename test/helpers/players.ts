@@ -202,6 +202,17 @@ export function sampleAt(samples: readonly Sample[], t: number): Sample | undefi
   return best;
 }
 
+/**
+ * Median distance to the live edge (s) over the samples within `spanMs` of `t`, or null when none
+ * knows it. (One 100 ms sample lands anywhere in a part's 200 ms cycle; the median over 2 s does not.)
+ */
+export function behindAround(samples: readonly Sample[], t: number, spanMs = 1000): number | null {
+  const near = samples.filter((s) => Math.abs(s.t - t) <= spanMs && s.behind !== null).map((s) => s.behind!);
+  if (!near.length) return null;
+  near.sort((a, b) => a - b);
+  return near[Math.floor(near.length / 2)]!;
+}
+
 /** Seconds from `from` (ms) until the player is playing within `edge` seconds of the live edge, or undefined. */
 export function secondsToEdge(samples: readonly Sample[], from: number, edge: number): number | undefined {
   let prev: Sample | undefined;
