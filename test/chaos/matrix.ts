@@ -1,9 +1,9 @@
 /**
  * The fault matrix, shared by `test/browser/faults.test.ts` (asserts every row) and `npm run chaos`
  * (prints the table for BENCHMARKS.md). One server, one OBS-like publisher on one stream, one
- * Chromium with two independent players watching throughout (the bundled hls.js page and Shaka
- * Player), a strict crawler fetching every listed URL, and for every fault two viewers who join
- * after it. Faults are injected as they happen in the field (kill -9, `ss -K`, SIGSTOP), never as
+ * Chromium with two independent players watching when each fault hits (the bundled hls.js page
+ * and Shaka Player), a strict crawler fetching every listed URL, and for every fault two viewers who
+ * join after it (they go on watching into the next fault). Faults are injected as they happen in the field (kill -9, `ss -K`, SIGSTOP), never as
  * clean ends unless the fault is a clean end.
  */
 import type { BrowserContext } from 'playwright-core';
@@ -165,6 +165,7 @@ export class FaultRig {
     this.log(`  back after ${outage.toFixed(2)} s`);
     await sleep(1000);
     const joiners = await Promise.all(KINDS.map((k) => openPlayer(this.browser, k, this.server.http, STREAM)));
+    if (joiners.some((j, i) => j.kind !== KINDS[i])) throw new Error('joiners out of KINDS order');
     const joinedAt = Date.now();
     await sleep(Math.max(0, back + SETTLE_S * 1000 - Date.now()));
     const api = JSON.parse((await get(`${this.server.http}/api/streams/${STREAM}`)).text) as { state: string };
@@ -204,8 +205,12 @@ export class FaultRig {
       const playing = samples.filter((s) => !s.paused && s.ct > 0);
       row.lateJoiner[j.kind] = playing.length ? playing.at(-1)!.ct - playing[0]!.ct : 0;
       for (const p of j.problems) classify(`late ${j.kind}`, p.what);
-      await j.close();
     }
+    // The late joiners, playing for 10 s now, are the players already watching when the next fault
+    // hits: each fault is its own scenario, and a player that carried every earlier fault would
+    // measure the player's drift policy (Shaka never steps back towards the edge) more than this one.
+    for (const w of this.watchers) await w.close();
+    this.watchers = joiners;
     row.retiredHints = retired.size;
     this.log(`  ${JSON.stringify(row)}`);
     return row;

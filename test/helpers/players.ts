@@ -195,13 +195,6 @@ export function longestStall(samples: readonly Sample[], from: number, to: numbe
   return longest;
 }
 
-/** The sample nearest to `t` (ms). */
-export function sampleAt(samples: readonly Sample[], t: number): Sample | undefined {
-  let best: Sample | undefined;
-  for (const s of samples) if (!best || Math.abs(s.t - t) < Math.abs(best.t - t)) best = s;
-  return best;
-}
-
 /**
  * Median distance to the live edge (s) over the samples within `spanMs` of `t`, or null when none
  * knows it. (One 100 ms sample lands anywhere in a part's 200 ms cycle; the median over 2 s does not.)

@@ -335,6 +335,8 @@ export class ObsPublisher {
     if (!local) throw new Error(`ObsPublisher.cut: no connection of pid ${pid} to port ${rtmpPort} in:\n${lines.join('\n')}`);
     // (root only, and a kernel with CONFIG_INET_DIAG_DESTROY; Debian's has it)
     execFileSync('ss', ['-K', '-tn', 'src', local, 'dst', `127.0.0.1:${rtmpPort}`], { stdio: 'ignore' });
+    const still = execFileSync('ss', ['-tnH', 'state', 'established', 'src', local, 'dst', `127.0.0.1:${rtmpPort}`], { encoding: 'utf8' }).trim();
+    if (still) throw new Error(`ObsPublisher.cut: ss -K left ${local} connected (it needs root and a kernel with CONFIG_INET_DIAG_DESTROY)`);
   }
 
   /** "Stop Streaming" (a clean RTMP close); it starts again after `reconnectMs`, with `next` settings if given. */
