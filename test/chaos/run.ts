@@ -32,10 +32,9 @@ const section = `## Fault matrix (\`npm run chaos\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Debian 12, Node ${process.versions.node}.
 One server (reconnect grace ${GRACE_S} s, drain 0), one OBS-like ffmpeg publisher (640x360@30, 2 s GOP)
-that reconnects by itself 2 s after a drop, the default 3-rendition ladder. Watching when each fault
-hits, in one headless Chromium: the bundled hls.js player and Shaka Player ${shaka.version}; for every
-fault two more viewers (one of each) open the stream 1 s after it is back, are watched for 12 s, and
-are the players watching when the next fault hits. A strict crawler
+that reconnects by itself 2 s after a drop, the default 3-rendition ladder. Watching throughout in one
+headless Chromium: the bundled hls.js player and Shaka Player ${shaka.version}; for every fault two more
+viewers (one of each) open the stream 1 s after it is back and are watched for 12 s. A strict crawler
 fetches every URL listed in the master and every media playlist during each fault.
 Outage: from the fault until the 360p playlist lists parts of the new encoder run. "to live edge":
 seconds after that until the player plays within 2 s of the edge. Green: every stall ≤ outage + 3 s,
