@@ -217,12 +217,13 @@ export class FaultRig {
   }
 
   /** What a row breaks of the issue's rules (empty: the row is green). */
-  static problems(row: FaultRow): string[] {
+  static problems(row: FaultRow, opts: { shakaEdge?: boolean } = {}): string[] {
     const out: string[] = [];
     for (const k of KINDS) {
       if (row.stall[k] > row.outage + STALL_SLACK_S) out.push(`${k} stalled ${row.stall[k].toFixed(1)} s > outage ${row.outage.toFixed(1)} s + ${STALL_SLACK_S} s`);
       const behind = row.behindAfter[k];
-      if (behind === null || behind > EDGE_S) out.push(`${k} is ${behind?.toFixed(2) ?? 'unknown'} s behind the live edge ${SETTLE_S} s after the stream is back`);
+      const edgeChecked = !(k === 'shaka' && opts.shakaEdge === false);
+      if (edgeChecked && (behind === null || behind > EDGE_S)) out.push(`${k} is ${behind?.toFixed(2) ?? 'unknown'} s behind the live edge ${SETTLE_S} s after the stream is back`);
       if (row.lateJoiner[k] < 5) out.push(`late ${k} viewer played only ${row.lateJoiner[k].toFixed(1)} s in 12 s`);
     }
     if (row.apiState !== 'live') out.push(`API says "${row.apiState}"`);
