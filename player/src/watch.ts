@@ -141,16 +141,6 @@ function streamEnded(): void {
   void start('Stream ended');
 }
 video.addEventListener('ended', streamEnded);
-// The media element does not always fire 'ended': when the audio of the last segment ends a few
-// ms before its video, playback waits in that gap for good (seen in Chromium after a drop past the
-// grace: the page sat at the end, neither "Stream ended" nor back when the stream returned).
-let timeAtEnd = -1;
-setInterval(() => {
-  const b = video.buffered;
-  const atEnd = b.length > 0 && b.end(b.length - 1) - video.currentTime < 0.5;
-  if (endOfStream && atEnd && !video.paused && video.currentTime === timeAtEnd) streamEnded();
-  timeAtEnd = video.currentTime;
-}, 1000);
 video.addEventListener('playing', () => {
   clearTimeout(stallTimer);
   setStatus(null);
@@ -163,13 +153,22 @@ video.addEventListener('waiting', () => {
   stallTimer = setTimeout(() => setStatus(STALLED), 3000);
 });
 // Playback moving again clears the notice (hls.js may skip a gap without a 'playing' event).
+// Not moving at the end of the buffer after BUFFER_EOS is the end: the media element does not
+// always fire 'ended' (when the last segment's audio ends a few ms before its video, playback waits
+// in that gap for good; seen in Chromium after a drop past the grace: the page sat at the end,
+// neither "Stream ended" nor back when the stream returned).
 let lastTime = 0;
 setInterval(() => {
-  if (video.currentTime !== lastTime && !video.paused) {
+  const moved = video.currentTime !== lastTime;
+  lastTime = video.currentTime;
+  if (video.paused) return;
+  if (moved) {
     clearTimeout(stallTimer);
     if (status.textContent === STALLED) setStatus(null);
+    return;
   }
-  lastTime = video.currentTime;
+  const b = video.buffered;
+  if (endOfStream && b.length > 0 && b.end(b.length - 1) - video.currentTime < 0.5) streamEnded();
 }, 500);
 
 quality.addEventListener('change', () => {

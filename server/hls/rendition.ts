@@ -221,8 +221,8 @@ export class RenditionWindow {
     this.openParts = [];
     // The part the old run's preload hint announced will never exist in that run: retire its ID.
     // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)
-    // would append new-run media under the old init and timeline, and stall for good. The held
-    // request for it ends now with a 404 (isNextPart turns false), as RFC 8216bis 6.2.6 allows.
+    // would append new-run media under the old init and timeline, and stall for good. A request
+    // held for it ends now with a 404 (isNextPart turns false); hls.js and Shaka both go on.
     if (this.nextPartId > 0) this.nextPartId++;
     if (this.inits.size > 0 || this.segments.length > 0) {
       this.generation++;

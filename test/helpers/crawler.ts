@@ -72,14 +72,15 @@ export function crawl(base: string): { stop: () => Promise<CrawlReport>; report:
     lastSeq.set(rendition, p.mediaSequence);
     if (p.ended) report.endlists.add(rendition);
     report.discontinuities = Math.max(report.discontinuities, (text.match(/#EXT-X-DISCONTINUITY\n/g) ?? []).length);
+    const maps = [...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((m) => m[1]!);
     const inits = report.inits.get(rendition) ?? new Set<string>();
     report.inits.set(rendition, inits);
-    for (const m of text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)) inits.add(m[1]!);
+    for (const m of maps) inits.add(m);
     const marked = report.discontinuitySegments.get(rendition) ?? new Set<number>();
     report.discontinuitySegments.set(rendition, marked);
     for (const s of p.segments) if (s.discontinuity) marked.add(s.msn);
     const uris = [
-      ...[...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((m) => m[1]!),
+      ...maps,
       ...p.segments.map((s) => s.uri),
       ...p.segments.flatMap((s) => s.parts.map((x) => x.uri)),
       ...p.openParts.map((x) => x.uri),

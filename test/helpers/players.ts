@@ -72,7 +72,7 @@ window.__edge = () => { const b = video.buffered; return b.length ? b.end(b.leng
 // Shaka's defaults plus lowLatencyMode (no liveSync: its latency is measured against the
 // wall-clock seek range, which a reconnect gap puts out of reach). Our streams carry no captions
 // (Shaka's CEA-608 probe may otherwise pick the URI-less preload hint).
-player.configure({ streaming: { lowLatencyMode: window.__ll !== false }, manifest: { hls: { disableClosedCaptionsDetection: true } } });
+player.configure({ streaming: { lowLatencyMode: true }, manifest: { hls: { disableClosedCaptionsDetection: true } } });
 player.addEventListener('error', (e) => { const d = e.detail || {}; console.error('shaka error ' + d.code + ' severity ' + d.severity + ' ' + JSON.stringify(d.data || []).slice(0, 300)); });
 async function isLive() {
   const m = await fetch(src, { cache: 'no-store' }).then((r) => r.ok ? r.text() : null).catch(() => null);
