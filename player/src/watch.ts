@@ -47,14 +47,19 @@ function setStatus(text: string | null): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until the stream is live: a master playlist whose first media playlist has no ENDLIST. */
+/**
+ * Polls until the stream is live: a master playlist whose first media playlist has no ENDLIST.
+ * Through the browser's HTTP cache, as hls.js loads them: with `no-store` this check saw the
+ * comeback while hls.js, started on its word, still got the ended playlist (max-age 1 s) and
+ * replayed the last run from its start, 10 s behind live.
+ */
 async function waitForLive(gen: number, message: string): Promise<{ master: string; media: string } | undefined> {
   for (;;) {
     if (gen !== generation) return undefined;
-    const master = await fetch(src, { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);
+    const master = await fetch(src).then((r) => (r.ok ? r.text() : null)).catch(() => null);
     const first = master?.split('\n').find((l) => l && !l.startsWith('#'));
     if (master && first) {
-      const media = await fetch(new URL(first, new URL(src, location.href)), { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);
+      const media = await fetch(new URL(first, new URL(src, location.href))).then((r) => (r.ok ? r.text() : null)).catch(() => null);
       if (media && !media.includes('#EXT-X-ENDLIST')) return { master, media };
     }
     setStatus(message);
@@ -101,6 +106,8 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     // of ~1.1 s). One part's worth per stall still backs off on a network that keeps stalling.
     liveSyncOnStallIncrease: 0.2,
     backBufferLength: 30,
+    // ?debug=1 prints hls.js's own log to the console (which fragment, which start position, why).
+    debug: new URLSearchParams(location.search).get('debug') === '1',
   });
   hls = player;
   (window as unknown as { hls: Hls }).hls = player; // for tests and curious engineers
@@ -124,6 +131,14 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
       setStatus(`Playback failed (${data.details}). Retrying…`);
       void sleep(3000).then(() => start());
     }
+  });
+  // Started because the stream was live, but hls.js got an ended playlist (a cache between us and
+  // the origin may keep one for its max-age): that is the last run, not live; wait again.
+  let firstLevel = true;
+  player.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+    if (!firstLevel || hls !== player) return;
+    firstLevel = false;
+    if (!data.details.live) void start('Waiting for the stream…');
   });
   // ENDLIST reached and everything buffered: from here a stop at the end of the buffer is the end.
   player.on(Hls.Events.BUFFER_EOS, () => {

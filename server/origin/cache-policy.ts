@@ -15,11 +15,13 @@ export const CACHE_CONTROL = {
   /** A live playlist changes every segment; 1 s is at most half the 2 s target duration. */
   playlist: 'public, max-age=1',
   /**
-   * A playlist with ENDLIST never changes again... unless the streamer goes live again under the
-   * same name after the reconnect grace, and the playlist URL is the same then. 30 s: a CDN keeps
-   * the ended stream for its late viewers, and a comeback is seen by everyone within 30 s.
+   * A playlist with ENDLIST is final only until the streamer goes live again under the same name
+   * after the reconnect grace, at the same URL. It was 30 s: a viewer whose player restarted on the
+   * comeback got the ended playlist again from the browser's own cache and replayed the last run
+   * as VOD, 10 s behind live (seen in the fault matrix), and a CDN would do the same to every new
+   * viewer. 1 s, as live: a CDN still serves the late viewers of an ended stream from one fetch a second.
    */
-  endedPlaylist: 'public, max-age=30',
+  endedPlaylist: 'public, max-age=1',
   /**
    * A playlist answered to a blocking request (`_HLS_msn`): it contains segment/part N, which stays
    * true, so a CDN may serve it to every player asking for N (they coalesce); 3 target durations.

@@ -163,7 +163,7 @@ export class FaultRig {
     );
     const back = Date.now();
     const outage = (back - t0) / 1000;
-    this.log(`  back after ${outage.toFixed(2)} s`);
+    this.log(`  back after ${outage.toFixed(2)} s (${back % 100000})`);
     await sleep(1000);
     const joiners = await Promise.all(KINDS.map((k) => openPlayer(this.browser, k, this.server.http, STREAM)));
     if (joiners.some((j, i) => j.kind !== KINDS[i])) throw new Error('joiners out of KINDS order');
@@ -199,6 +199,8 @@ export class FaultRig {
       row.stall[w.kind] = longestStall(samples, t0 - 500, back + SETTLE_S * 1000);
       row.toEdge[w.kind] = secondsToEdge(samples, back, EDGE_S);
       row.behindAfter[w.kind] = behindAround(samples, back + SETTLE_S * 1000);
+      // DEBUG_SAMPLES=1: each watcher's path through the fault, "<s from back>:<currentTime>/<s behind>", P = paused
+      if (process.env.DEBUG_SAMPLES) this.log(`${w.kind}: ` + samples.filter((s, i) => s.t >= t0 && i % 5 === 0).map((s) => `${((s.t - back) / 1000).toFixed(1)}:${s.ct.toFixed(1)}/${s.behind?.toFixed(2)}${s.paused ? 'P' : ''}`).join(' '));
       for (const p of w.problems.slice(problemsBefore[i])) classify(w.kind, p.what);
     }
     for (const j of joiners) {

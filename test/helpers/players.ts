@@ -34,6 +34,13 @@ export interface WatchedPlayer {
   close(): Promise<void>;
 }
 
+/**
+ * DEBUG_PLAYER_LOG=1 (when a player test misbehaves): every page's console (hls.js's own log via
+ * the page's ?debug=1, a sample line every 100 ms) and every playlist answer's validators, each
+ * line tagged `<kind>#<page> <ms mod 100000>` so it lines up with the rig's "back after" time.
+ */
+const DEBUG = Boolean(process.env.DEBUG_PLAYER_LOG);
+let pages = 0;
 const SAMPLER = `
   window.__samples = [];
   setInterval(() => {
@@ -46,6 +53,7 @@ const SAMPLER = `
     try { date = window.__playingDate ? window.__playingDate() : (window.hls && window.hls.playingDate ? window.hls.playingDate.getTime() : null); } catch (e) {}
     window.__samples.push({ t: Date.now(), ct: v.currentTime, paused: v.paused, ended: v.ended,
       behind: Number.isFinite(end) ? end - v.currentTime : null, latency: date ? (Date.now() - date) / 1000 : null });
+    if (window.__debugSamples) console.log('sample ct=' + v.currentTime.toFixed(2) + ' seekable=' + (s.length ? s.start(0).toFixed(2) + '-' + s.end(s.length - 1).toFixed(2) : '-') + ' buffered=' + (v.buffered.length ? v.buffered.start(0).toFixed(2) + '-' + v.buffered.end(v.buffered.length - 1).toFixed(2) : '-') + ' rate=' + v.playbackRate + ' paused=' + v.paused + ' dur=' + v.duration);
     if (window.__samples.length > 20000) window.__samples.splice(0, 5000);
   }, 100);
 `;
@@ -115,9 +123,11 @@ function heldTimeout(url: string, status: number): boolean {
 /** Opens a player on stream `name` of the server at `http`. */
 export async function openPlayer(context: BrowserContext, kind: PlayerKind, http: string, name: string): Promise<WatchedPlayer> {
   const page = await context.newPage();
+  const pageNo = ++pages;
   const problems: WatchedPlayer['problems'] = [];
   page.on('pageerror', (err) => problems.push({ t: Date.now(), what: `page error: ${err.message}` }));
   page.on('console', (msg) => {
+    if (DEBUG) console.log(`${kind}#${pageNo} ${Date.now() % 100000} ${msg.text().slice(0, 300)}`);
     if (msg.type() !== 'error' || !/shaka (error|load failed)/.test(msg.text())) return;
     // (Shaka reports a 404 it got as error 1001 with the URL: classified like the answer itself)
     const gone = /^shaka error 1001 .*?\["([^"]+-p\d+\.m4s)",404/.exec(msg.text());
@@ -125,6 +135,7 @@ export async function openPlayer(context: BrowserContext, kind: PlayerKind, http
   });
   page.on('response', (res) => {
     const status = res.status();
+    if (DEBUG && res.url().includes('.m3u8')) void res.allHeaders().then((h) => console.log(`${kind}#${pageNo} ${Date.now() % 100000} RESP ${status} ${res.url()} ${h['cache-control']} ${h.etag} ${h['last-modified']} ${h.age ?? ''}`)).catch(() => {});
     if ((status >= 200 && status < 300) || status === 304) return;
     const url = res.url();
     // A part that answers 404 is either a fault or the part a preload hint announced before its
@@ -137,9 +148,9 @@ export async function openPlayer(context: BrowserContext, kind: PlayerKind, http
     if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
     problems.push({ t: Date.now(), what: `request failed ${req.failure()?.errorText} ${req.url()}` });
   });
-  await page.addInitScript(SAMPLER);
+  await page.addInitScript((DEBUG ? 'window.__debugSamples = true;' : '') + SAMPLER);
   if (kind === 'bundled') {
-    await page.goto(`${http}/watch/${name}`);
+    await page.goto(`${http}/watch/${name}${DEBUG ? '?debug=1' : ''}`);
   } else {
     // Shaka 4.16 (maintained LTS line), not 5.2: 5.2.12's HLS parser collapses a PROGRAM-DATE-TIME
     // gap over 1 s at a DISCONTINUITY (any reconnect that takes longer), then asserts
