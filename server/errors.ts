@@ -13,6 +13,8 @@ export const EXIT = {
   ffmpeg: 3,
   /** A port could not be opened. */
   listen: 4,
+  /** An installed dependency is not the version the server's patches were written for. */
+  dependency: 5,
 } as const;
 
 /** A media path or stream that does not exist (404; a CDN may remember it for 1 s only). */
@@ -65,11 +67,19 @@ export const ERR_TRANSCODER_EXITED = createError<[string, string, string]>(
 /** A session was asked to make a move its state table does not allow (a bug, never a client's doing). */
 export const ERR_SESSION_TRANSITION = createError<[string, string]>('ERR_SESSION_TRANSITION', 'Session event "%s" is not allowed in state "%s"', 500);
 
+/** node-media-server is not the version server/ingest/nms-patches.ts was written against. */
+export const ERR_NMS_VERSION = createError<[string, string]>(
+  'ERR_NMS_VERSION',
+  'node-media-server %s is installed, but server/ingest/nms-patches.ts was written for %s: run `npm ci` (package-lock.json pins it), or re-read the patches against the new version',
+  500,
+);
+
 /** A coded startup error: has an exit code for main.ts. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: string } | null)?.code;
   if (code === 'ERR_CONFIG_INVALID' || code === 'ERR_PROFILE_INVALID') return EXIT.config;
   if (code === 'ERR_FFMPEG_UNAVAILABLE') return EXIT.ffmpeg;
   if (code === 'ERR_LISTEN') return EXIT.listen;
+  if (code === 'ERR_NMS_VERSION') return EXIT.dependency;
   return 1;
 }

@@ -71,11 +71,18 @@ async function main(): Promise<void> {
   const ingest = new RtmpIngest({
     port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask,
     idleMs: config.rtmpIdleSeconds * 1000,
+    publishTimeoutMs: config.rtmpPublishTimeoutSeconds * 1000,
+    limits: {
+      maxConnections: config.rtmpMaxConnections,
+      maxConnectionsPerIp: config.rtmpMaxConnectionsPerIp,
+      wrongKeysPerMinute: config.rtmpWrongKeysPerMinute,
+      banMs: config.rtmpBanSeconds * 1000,
+    },
     tls: tls ? { port: config.rtmpsPort, ...tls } : undefined,
   });
   const app = await buildOrigin({
     logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
-    adminToken: config.adminToken, playbackSecret: config.playbackSecret,
+    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest,
   });
   const stopWebhooks = config.webhookUrls
     ? startWebhooks(events, { urls: config.webhookUrls.split(','), secret: config.webhookSecret, logger })

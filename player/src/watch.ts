@@ -173,6 +173,22 @@ video.addEventListener('waiting', () => {
 // in that gap for good; seen in Chromium after a drop past the grace: the page sat at the end,
 // neither "Stream ended" nor back when the stream returned).
 let lastTime = 0;
+let lastStallAt = 0;
+video.addEventListener('waiting', () => (lastStallAt = Date.now()));
+/**
+ * hls.js adds `liveSyncOnStallIncrease` to its target latency after every stall, for the rest of
+ * the session. A publisher's reconnect stalls every viewer once: after a few of them a viewer sat
+ * 2 s behind instead of 0.6 s (measured over the fault matrix). Once playback has run 10 s without
+ * a stall the increase is forgotten; a network that keeps stalling keeps it.
+ */
+const STALL_MEMORY_MS = 10_000;
+function forgetOldStalls(): void {
+  const details = hls?.latestLevelDetails;
+  const target = hls?.targetLatency;
+  if (!hls || !details?.live || target == null || Date.now() - lastStallAt < STALL_MEMORY_MS) return;
+  const base = hls.lowLatencyMode && details.partHoldBack ? details.partHoldBack : 3;
+  if (target > base + 0.05) hls.targetLatency = base;
+}
 setInterval(() => {
   const moved = video.currentTime !== lastTime;
   lastTime = video.currentTime;
@@ -180,6 +196,7 @@ setInterval(() => {
   if (moved) {
     clearTimeout(stallTimer);
     if (status.textContent === STALLED) setStatus(null);
+    forgetOldStalls();
     return;
   }
   const b = video.buffered;

@@ -66,6 +66,11 @@ export const ConfigSchema = Type.Object(
     rtmpsPort: Port(1936, 'RTMPS ingest port (open only with tlsCert and tlsKey)'),
     drainSeconds: Type.Number({ minimum: 0, maximum: 300, default: 3, description: 'on SIGTERM/SIGINT, HTTP keeps serving this long after every stream has ended, so players and CDNs fetch the ENDLIST (0: exit at once)' }),
     rtmpIdleSeconds: Type.Number({ minimum: 1, maximum: 600, default: 10, description: 'an RTMP connection that sends nothing this long is closed' }),
+    rtmpPublishTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120, default: 10, description: 'an RTMP connection whose publish is not accepted this long after it connected is closed' }),
+    rtmpMaxConnections: Type.Integer({ minimum: 1, maximum: 100000, default: 200, description: 'RTMP connections open at once; more are closed at once' }),
+    rtmpMaxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'RTMP connections open at once from one address' }),
+    rtmpWrongKeysPerMinute: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'wrong stream keys one address may try in a minute (answered ever slower) before it is banned' }),
+    rtmpBanSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 60, description: 'how long an address that tried too many wrong keys is refused' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -104,6 +109,11 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   playbackSecret: 'ORIGIN_PLAYBACK_SECRET',
   rtmpsPort: 'ORIGIN_RTMPS_PORT',
   rtmpIdleSeconds: 'ORIGIN_RTMP_IDLE_TIMEOUT',
+  rtmpPublishTimeoutSeconds: 'ORIGIN_RTMP_PUBLISH_TIMEOUT',
+  rtmpMaxConnections: 'ORIGIN_RTMP_MAX_CONNECTIONS',
+  rtmpMaxConnectionsPerIp: 'ORIGIN_RTMP_MAX_CONNECTIONS_PER_IP',
+  rtmpWrongKeysPerMinute: 'ORIGIN_RTMP_WRONG_KEYS_PER_MINUTE',
+  rtmpBanSeconds: 'ORIGIN_RTMP_BAN_SECONDS',
   drainSeconds: 'ORIGIN_DRAIN_SECONDS',
 };
 

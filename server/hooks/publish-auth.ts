@@ -17,7 +17,8 @@ const Answer = Type.Object({
 });
 
 /** What the callback decided. */
-export type PublishAuthResult = { allowed: true; name: string; profile?: string } | { allowed: false; reason: string };
+/** `denied`: the callback said no (HTTP 4xx): a wrong key, counted against the address. */
+export type PublishAuthResult = { allowed: true; name: string; profile?: string } | { allowed: false; reason: string; denied?: true };
 
 /** Asks `url` about a publish. Never throws. */
 export async function askPublishAuth(url: string, publish: { key: string; ip: string }, timeoutMs = PUBLISH_AUTH_TIMEOUT_MS): Promise<PublishAuthResult> {
@@ -28,12 +29,16 @@ export async function askPublishAuth(url: string, publish: { key: string; ip: st
       headers: { 'content-type': 'application/json', 'user-agent': 'live-origin-publish-auth' },
       body: JSON.stringify(publish),
       signal: AbortSignal.timeout(timeoutMs),
+      // Never follow a redirect: a 307/308 would re-send the stream key to wherever it points.
+      redirect: 'manual',
     });
   } catch (err) {
     const e = err as Error;
     return { allowed: false, reason: e.name === 'TimeoutError' ? `publish auth callback did not answer within ${timeoutMs} ms` : `publish auth callback unreachable (${e.message})` };
   }
   const text = await res.text().catch(() => '');
+  if (res.status >= 300 && res.status < 400) return { allowed: false, reason: `publish auth callback answered a redirect (HTTP ${res.status}); callbacks never follow redirects: configure the final URL` };
+  if (res.status >= 400 && res.status < 500) return { allowed: false, reason: `publish auth callback refused (HTTP ${res.status})`, denied: true };
   if (!res.ok) return { allowed: false, reason: `publish auth callback refused (HTTP ${res.status})` };
   let body: unknown;
   try {

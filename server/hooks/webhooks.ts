@@ -63,7 +63,8 @@ export function startWebhooks(events: StreamEvents, opts: WebhookOptions): () =>
       if (attempt > 0) await wait(delays[attempt - 1]!);
       if (stopped) return;
       try {
-        const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) });
+        // redirect 'manual': a redirect is an answer (not 2xx: retried, then given up), never followed.
+        const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS), redirect: 'manual' });
         await res.body?.cancel();
         if (res.ok) {
           log.debug({ url, event, id, attempt }, 'webhook delivered');

@@ -1,26 +1,30 @@
 /**
- * RTMP ingest: the only file that knows node-media-server (NMS 4.x). It turns NMS sessions into
- * our `IngestPublish` and keeps NMS's quirks here (../shared/DESIGN.md, "Facts about the
- * dependencies"):
- * - We own the TCP listener and hand sockets to NMS, so a taken port is our coded error instead
- *   of NMS's `process.exit(1)`, and NMS opens no HTTP port and no store on disk.
- * - `postPublish` fires even after we closed a session in `prePublish`, and a second publisher on
- *   a live path fires `prePublish` too: we decide everything in `prePublish` and ignore the rest.
+ * RTMP ingest: the only file that uses node-media-server (NMS 4.x) besides nms-patches.ts, which
+ * holds every change to NMS's behaviour. It turns NMS sessions into our `IngestPublish` and keeps
+ * NMS's quirks here (../shared/DESIGN.md, "Facts about the dependencies"):
+ * - We own the TCP listener and start NMS's session on each socket ourselves, so a taken port is
+ *   our coded error instead of NMS's `process.exit(1)`, NMS opens no HTTP port and no store on
+ *   disk, and every connection passes the door policy (rtmp-guard.ts) first: caps in total and per
+ *   address, a deadline to publish, addresses that keep guessing keys refused for a while.
+ * - We decide a publish before NMS hears of it (nms-patches.ts): NMS's own `prePublish` event comes
+ *   after it made the session the publisher.
  * - NMS keeps a gone publisher for 30 s (`publishGraceMs`) before `donePublish`: we watch the
  *   publisher's socket instead, and set the grace to 0 (our session owns reconnect policy).
  * - The publish reaches ffmpeg as FLV through an in-process subscriber of the NMS broadcast,
  *   not by reading the stream back over RTMP: no second socket, no play path for outsiders, and
  *   the first frame arrives ~1 s sooner.
- * - NMS logs through `console`; its logger is routed to ours at debug level, keys masked.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { createRequire } from 'node:module';
 import NodeMediaServer, { type NmsSession, type NmsSubscriber } from 'node-media-server';
 import type { Logger } from 'pino';
 import { ERR_LISTEN } from '../errors.js';
 import type { SourceInfo } from '../transcode/ladder.js';
 import { avcConfigOf, flvTagTimestamp, isVideoFrameTag, KeyframeMeter } from './flv-tags.js';
+import { applyNmsPatches, checkNmsVersion, openGuardedSession, routeNmsLogs, type GuardedSession, type PublishVerdict } from './nms-patches.js';
+import { RtmpGuard, type GuardLimits, type RefusalReason } from './rtmp-guard.js';
+
+export { MAX_MESSAGE_BYTES } from './nms-patches.js';
 
 /** The RTMP application publishers must use: rtmp://host:port/live/<key>. */
 export const RTMP_APP = 'live';
@@ -68,8 +72,10 @@ export interface FlvSubscription {
   lastTagAt(): number;
 }
 
-/** Decides on a publish: null to accept or the reason to refuse, now or later (an auth callback). */
-export type PublishHandler = (publish: IngestPublish) => string | null | Promise<string | null>;
+/** A refusal: its reason, and whether it was a wrong stream key (counted per address, then banned). */
+export type Refusal = string | { reason: string; wrongKey: true };
+/** Decides on a publish: null to accept or the refusal, now or later (an auth callback). */
+export type PublishHandler = (publish: IngestPublish) => Refusal | null | Promise<Refusal | null>;
 
 /** Listener settings. */
 export interface IngestOptions {
@@ -81,77 +87,16 @@ export interface IngestOptions {
   mask: (secret: string) => string;
   /** A connection that sends nothing this long is closed (slowloris, dead peers, idle scanners). */
   idleMs: number;
+  /** A connection must have its publish accepted this long after it connected. */
+  publishTimeoutMs: number;
+  /** Connection caps and the wrong-key ban. */
+  limits: GuardLimits;
   /** RTMPS: TLS-wrapped RTMP on its own port, when a certificate is configured. */
   tls?: { port: number; cert: Buffer; key: Buffer } | undefined;
 }
 
 const VIDEO_CODECS: Record<string, string> = { '7': 'h264', avc1: 'h264', '12': 'hevc', hvc1: 'hevc', av01: 'av1', vp09: 'vp9' };
 const AUDIO_CODECS: Record<string, string> = { '10': 'aac', mp4a: 'aac', '2': 'mp3', Opus: 'opus' };
-
-/**
- * NMS allocates every incoming RTMP message at the length its header claims (up to 16 MiB) per
- * chunk stream, before a byte of it arrives: a stranger could make it allocate hundreds of MiB with
- * a few headers (measured with `npm run fuzz`: +570 MiB RSS in 12 s). A message over
- * MAX_MESSAGE_BYTES, or more than MAX_CONNECTION_BUFFER_BYTES of message buffers on one connection,
- * is refused instead: NMS's parser then returns an error and NMS ends that connection. 8 MiB is
- * several times the largest keyframe of a 4K stream at 40 Mbit/s.
- */
-export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
-const MAX_CONNECTION_BUFFER_BYTES = 12 * 2 ** 20;
-
-interface NmsRtmpParser {
-  parserPacket: { header: { length: number }; capacity: number };
-  packetAlloc(): void;
-  parserData(buffer: Buffer): string | null;
-  loAllocated?: number;
-  loRefused?: string;
-}
-
-function capNmsMessageSizes(): void {
-  const require = createRequire(import.meta.url);
-  const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: NmsRtmpParser & { loCapped?: boolean } };
-  const proto = Rtmp.prototype;
-  if (proto.loCapped) return;
-  proto.loCapped = true;
-  const packetAlloc = proto.packetAlloc;
-  const parserData = proto.parserData;
-  proto.packetAlloc = function (this: NmsRtmpParser) {
-    const packet = this.parserPacket;
-    const length = packet.header.length;
-    if (packet.capacity < length) {
-      const total = (this.loAllocated ?? 0) + length - packet.capacity;
-      if (length > MAX_MESSAGE_BYTES || total > MAX_CONNECTION_BUFFER_BYTES) {
-        this.loRefused = `an RTMP message of ${length} bytes is over the limit`;
-        throw new Error(this.loRefused); // out of NMS's parser; parserData below turns it into an error
-      }
-      this.loAllocated = total + 1024;
-    }
-    packetAlloc.call(this);
-  };
-  // An error (ours above, or NMS's parser choking on garbage) ends that connection only: NMS's
-  // onData ends the socket when parserData returns one, where a throw would reach the process.
-  proto.parserData = function (this: NmsRtmpParser, buffer: Buffer) {
-    if (this.loRefused) return this.loRefused;
-    try {
-      return parserData.call(this, buffer);
-    } catch (err) {
-      this.loRefused ??= `unparsable RTMP data (${(err as Error).message})`;
-      return this.loRefused;
-    }
-  };
-}
-
-/** Routes NMS's console logger into ours, at debug, with stream keys in paths masked. */
-function routeNmsLogs(logger: Logger, mask: (s: string) => string): void {
-  const require = createRequire(import.meta.url);
-  const nmsLogger = require('node-media-server/src/core/logger.js') as { log: (m: string, level?: string) => void };
-  nmsLogger.log = (message: string) => {
-    const masked = String(message)
-      .replace(/(\/[A-Za-z0-9_-]+\/)([A-Za-z0-9_-]+)/g, (_, app: string, key: string) => app + mask(key))
-      .replace(/(name=)([^,\s]+)/g, (_, p: string, key: string) => p + mask(key));
-    logger.debug({ component: 'nms' }, masked);
-  };
-}
 
 /** The RTMP server. */
 export class RtmpIngest {
@@ -162,29 +107,27 @@ export class RtmpIngest {
   private tlsServer: Server | undefined;
   private refusing = false;
   private subscriptions = 0;
+  private readonly guard: RtmpGuard;
+  private readonly sockets = new Set<Socket>();
+  private stopSweep: () => void = () => {};
 
   constructor(opts: IngestOptions) {
     this.opts = opts;
     this.log = opts.logger.child({ component: 'ingest' });
+    this.guard = new RtmpGuard(opts.limits);
   }
 
   /** Opens the RTMP port. */
   async start(): Promise<void> {
-    routeNmsLogs(this.opts.logger, this.opts.mask);
-    capNmsMessageSizes();
-    // No rtmp/http sections: NMS opens no port of its own; we pass it our sockets.
-    const nms = new NodeMediaServer({});
-    nms.on('prePublish', (session) => this.prePublish(session));
-    this.nms = nms;
-    const accept = (socket: Socket) => {
-      // NMS has no idle timeout of its own: a connection that never handshakes would stay forever.
-      socket.setTimeout(this.opts.idleMs, () => {
-        this.log.info({ remoteAddress: socket.remoteAddress, idleMs: this.opts.idleMs }, 'RTMP connection idle; closed');
-        socket.destroy();
-      });
-      socket.on('error', () => socket.destroy());
-      nms.rtmpServer.handleRequest(socket);
-    };
+    checkNmsVersion();
+    applyNmsPatches();
+    routeNmsLogs((m) => this.opts.logger.debug({ component: 'nms' }, m), this.opts.mask);
+    // No rtmp/http sections: NMS opens no port of its own; we start its sessions on our sockets.
+    this.nms = new NodeMediaServer({});
+    const sweep = setInterval(() => this.guard.sweep(Date.now()), 60_000);
+    sweep.unref();
+    this.stopSweep = () => clearInterval(sweep);
+    const accept = (socket: Socket) => this.accept(socket);
     this.server = await this.listen(createServer(accept), 'RTMP', this.opts.port);
     const tls = this.opts.tls;
     if (tls) {
@@ -196,6 +139,63 @@ export class RtmpIngest {
         socket.destroy();
       });
       this.tlsServer = await this.listen(tlsServer, 'RTMPS', tls.port);
+    }
+  }
+
+  /** Refusals by reason since start (`origin_rtmp_refused_total{reason}`). */
+  refusals(): ReadonlyMap<RefusalReason, number> {
+    return this.guard.refusals();
+  }
+
+  /** RTMP connections open now. */
+  get connections(): number {
+    return this.guard.connections;
+  }
+
+  /** One new connection: the door policy, then NMS's session with our rules, under two clocks. */
+  private accept(socket: Socket): void {
+    const ip = socket.remoteAddress ?? 'unknown';
+    socket.on('error', () => socket.destroy());
+    const admission = this.guard.admit(ip, Date.now());
+    if (!admission.ok) {
+      this.refused(ip, admission.reason, admission.detail);
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    // A connection must publish (and be accepted) in time: a stranger cannot hold a slot by
+    // handshaking and waiting, or by trickling a byte before each idle timeout.
+    const deadline = setTimeout(() => {
+      this.refused(ip, 'publish_timeout', `no accepted publish within ${this.opts.publishTimeoutMs / 1000} s of connecting (ORIGIN_RTMP_PUBLISH_TIMEOUT)`);
+      socket.destroy();
+    }, this.opts.publishTimeoutMs);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+      this.guard.closed(ip, Date.now());
+    });
+    // NMS has no idle timeout of its own: a connection that never handshakes would stay forever.
+    socket.setTimeout(this.opts.idleMs, () => {
+      this.refused(ip, 'idle', `sent nothing for ${this.opts.idleMs / 1000} s (ORIGIN_RTMP_IDLE_TIMEOUT)`);
+      socket.destroy();
+    });
+    let guarded: GuardedSession | undefined;
+    guarded = openGuardedSession(socket, {
+      onPublish: (session, verdict) => this.decide(session, guarded!, ip, verdict, () => clearTimeout(deadline)),
+      onRefused: (kind, reason) => this.refused(ip, kind === 'duplicate' ? 'refused' : kind, reason),
+      onAccepted: () => clearTimeout(deadline),
+    });
+  }
+
+  /** Counts a refusal, and tells the operator about the address at most once a minute. */
+  private refused(ip: string, reason: RefusalReason, detail: string): void {
+    this.log.debug({ remoteAddress: ip, reason, detail }, 'RTMP connection closed by the door policy');
+    const suspicion = this.guard.refused(ip, reason, Date.now());
+    if (suspicion) {
+      this.log.warn(
+        { remoteAddress: ip, count: suspicion.refusals, reasons: suspicion.reasons, bannedSeconds: Math.ceil(suspicion.bannedForMs / 1000) },
+        `suspicious RTMP activity from ${ip}: ${suspicion.refusals} connection(s) turned away since the last report${suspicion.bannedForMs ? `, address banned for ${Math.ceil(suspicion.bannedForMs / 1000)} s` : ''}`,
+      );
     }
   }
 
@@ -232,27 +232,36 @@ export class RtmpIngest {
   /** Closes the listener and every RTMP connection. */
   async close(): Promise<void> {
     this.refuseNewPublishers();
+    this.stopSweep();
+    for (const socket of this.sockets) socket.destroy();
     await this.nms?.stop();
   }
 
-  private prePublish(session: NmsSession): void {
-    const remoteAddress = session.socket?.remoteAddress ?? session.ip;
+  /** The connection's publish: our checks, then the handler's decision (maybe later: an auth callback). */
+  private decide(session: NmsSession, guarded: GuardedSession, remoteAddress: string, verdict: PublishVerdict, decided: () => void): void {
     const key = session.streamName;
-    let decision: string | null | Promise<string | null>;
+    let decision: Refusal | null | Promise<Refusal | null>;
     if (this.refusing) decision = 'the server is shutting down';
     else if (session.streamApp !== RTMP_APP) decision = `unknown application "${session.streamApp}" (publish to rtmp://host:port/${RTMP_APP}/<stream key>)`;
-    else decision = this.opts.onPublish(this.wrap(session, remoteAddress));
-    const refuse = (reason: string | null) => {
-      if (reason === null) return;
-      this.log.warn({ remoteAddress, key: this.opts.mask(key), reason }, 'publish refused');
-      session.close();
+    else decision = this.opts.onPublish(this.wrap(session, guarded, remoteAddress));
+    const settle = (refusal: Refusal | null) => {
+      if (refusal === null) return verdict.accept();
+      const wrongKey = typeof refusal === 'object';
+      const reason = wrongKey ? refusal.reason : refusal;
+      // Back off before answering an address that keeps trying wrong keys (then the guard bans it):
+      // the refusal counts at once (towards the ban), the answer comes after the delay.
+      const delay = wrongKey ? this.guard.wrongKeyDelayMs(remoteAddress, Date.now()) : 0;
+      decided();
+      this.log.warn({ remoteAddress, key: this.opts.mask(key), reason, ...(delay ? { answeredAfterMs: delay } : {}) }, 'publish refused');
+      this.refused(remoteAddress, this.refusing ? 'shutting_down' : wrongKey ? 'wrong_key' : 'refused', reason);
+      if (delay > 0) setTimeout(() => verdict.refuse(reason), delay).unref();
+      else verdict.refuse(reason);
     };
-    if (typeof decision === 'object' && decision !== null) {
-      decision.then(refuse, (err: Error) => refuse(`publish decision failed: ${err.message}`));
-    } else refuse(decision);
+    if (decision instanceof Promise) decision.then(settle, (err: Error) => settle(`publish decision failed: ${err.message}`));
+    else settle(decision);
   }
 
-  private wrap(session: NmsSession, remoteAddress: string): IngestPublish {
+  private wrap(session: NmsSession, guarded: GuardedSession, remoteAddress: string): IngestPublish {
     // What the tags say of the source (the metadata cannot tell the H.264 profile or the GOP).
     const meter = new KeyframeMeter();
     let avc: ReturnType<typeof avcConfigOf>;
@@ -276,8 +285,6 @@ export class RtmpIngest {
       received: () => ({ ...received }),
       pipeFlv: (write) => {
         const broadcast = session.broadcast;
-        // Our session decides about reconnects; NMS should let go of a closed publisher at once.
-        broadcast.publishGraceMs = 0;
         // An empty ip marks an internal subscriber: NMS emits no play events and asks no auth.
         let firstTs: number | undefined;
         let anchor: number | undefined;
@@ -316,11 +323,8 @@ export class RtmpIngest {
         if (session.socket.destroyed) queueMicrotask(listener);
         else session.socket.once('close', listener);
       },
-      kick: () => session.close(),
-      release: () => {
-        session.broadcast.donePublish(session);
-        session.close();
-      },
+      kick: () => guarded.destroy(),
+      release: () => guarded.release(),
     };
   }
 }

@@ -13,7 +13,7 @@ import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
 import fastifySwagger from '@fastify/swagger';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type RtmpDoorStats } from './metrics.js';
 
 /** What the app serves from. */
 export interface OriginOptions {
@@ -28,6 +28,8 @@ export interface OriginOptions {
   adminToken?: string;
   /** Signed playback secret (ORIGIN_PLAYBACK_SECRET); media needs a token in the path with it. */
   playbackSecret?: string;
+  /** The RTMP port's door: refusals by reason and open connections, for /metrics. */
+  rtmp?: RtmpDoorStats;
 }
 
 const MAX_ECHO = 200;
@@ -57,7 +59,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     strictPreflight: false,
   });
   // Metrics: every answer counted by route pattern (bounded labels), status and bytes.
-  const metrics = createMetrics(opts.sessions);
+  const metrics = createMetrics(opts.sessions, opts.rtmp);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const bodyless = req.method === 'HEAD' || reply.statusCode === 304;

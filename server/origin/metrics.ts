@@ -18,8 +18,14 @@ export interface OriginMetrics {
   observeHttp(route: string, method: string, status: number, bytes: number, seconds: number): void;
 }
 
-/** Builds the metrics over `sessions`. */
-export function createMetrics(sessions: SessionManager): OriginMetrics {
+/** What the RTMP ingest tells /metrics about its door (see ingest/rtmp-guard.ts). */
+export interface RtmpDoorStats {
+  refusals(): ReadonlyMap<string, number>;
+  readonly connections: number;
+}
+
+/** Builds the metrics over `sessions` (and the RTMP door, when given). */
+export function createMetrics(sessions: SessionManager, rtmp?: RtmpDoorStats): OriginMetrics {
   const register = new Registry();
   collectDefaultMetrics({ register });
   const live = () => sessions.list().filter((s) => s.isLive);
@@ -80,6 +86,20 @@ export function createMetrics(sessions: SessionManager): OriginMetrics {
       for (const s of live()) for (const w of windows(s)) if (w.newestSegmentAt) this.set({ stream: s.name, rendition: w.name }, (now - w.newestSegmentAt) / 1000);
     },
   });
+
+  if (rtmp) {
+    const seen = new Map<string, number>();
+    new Counter({
+      name: 'origin_rtmp_refused_total', help: 'RTMP connections and publishes turned away, by reason (caps, deadlines, wrong keys, bans, play, protocol)', labelNames: ['reason'], registers: [register],
+      collect() {
+        for (const [reason, n] of rtmp.refusals()) {
+          this.inc({ reason }, n - (seen.get(reason) ?? 0));
+          seen.set(reason, n);
+        }
+      },
+    });
+    new Gauge({ name: 'origin_rtmp_connections', help: 'RTMP connections open now', registers: [register], collect() { this.set(rtmp.connections); } });
+  }
 
   const requests = new Counter({ name: 'origin_http_requests_total', help: 'HTTP requests answered', labelNames: ['route', 'method', 'status'], registers: [register] });
   const bytes = new Counter({ name: 'origin_http_response_bytes_total', help: 'Body bytes sent (Content-Length of the answers)', labelNames: ['route'], registers: [register] });

@@ -5,7 +5,7 @@
  * sessions for the retention so late viewers and CDNs see ENDLIST.
  */
 import type { Logger } from 'pino';
-import type { IngestPublish } from '../ingest/rtmp-ingest.js';
+import type { IngestPublish, Refusal } from '../ingest/rtmp-ingest.js';
 import type { StreamConfig } from '../config/schema.js';
 import type { Profile } from '../transcode/profile-schema.js';
 import { LiveSession, type SessionDeps } from './live-session.js';
@@ -60,19 +60,19 @@ export class SessionManager {
    * auth URL the answer comes later (a promise); NMS keeps the publisher meanwhile, and its GOP
    * cache hands our transcoder the frames that arrived during the wait.
    */
-  onPublish = (publish: IngestPublish): string | null | Promise<string | null> => {
+  onPublish = (publish: IngestPublish): Refusal | null | Promise<Refusal | null> => {
     if (this.closing) return 'the server is shutting down';
     const url = this.opts.publishAuthUrl;
     if (url) {
       return askPublishAuth(url, { key: publish.key, ip: publish.remoteAddress }).then((answer) => {
-        if (!answer.allowed) return answer.reason;
+        if (!answer.allowed) return answer.denied ? { reason: answer.reason, wrongKey: true } : answer.reason;
         if (answer.profile && !this.opts.profiles.has(answer.profile)) return `publish auth callback named an unknown profile "${answer.profile}"`;
         if (this.closing) return 'the server is shutting down';
         return this.admit(publish, { name: answer.name, key: publish.key, ...(answer.profile ? { profile: answer.profile } : {}) });
       });
     }
     const stream = streamForKey(this.opts.streams, publish.key);
-    if (!stream) return 'unknown stream key';
+    if (!stream) return { reason: 'unknown stream key', wrongKey: true };
     return this.admit(publish, stream);
   };
 
