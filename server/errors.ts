@@ -36,6 +36,13 @@ export const ERR_BAD_DIRECTIVE = createError<[string]>('ERR_BAD_DIRECTIVE', 'Bad
 /** A blocking request held for 3 target durations without the awaited part or segment (503, Retry-After). */
 export const ERR_HOLD_TIMEOUT = createError<[string]>('ERR_HOLD_TIMEOUT', 'Not available in time: %s; retry', 503);
 
+/** Too many requests are held (blocking reloads, preload-hint parts): 503 + Retry-After, at once. */
+export const ERR_TOO_MANY_HELD = createError<[string]>('ERR_TOO_MANY_HELD', 'Too many waiting requests (%s); retry in a second', 503);
+
+/** Too many event streams (/api/events) on the server (503) or from one address (429). */
+export const ERR_TOO_MANY_STREAMS = createError<[string]>('ERR_TOO_MANY_STREAMS', '%s', 503);
+export const ERR_TOO_MANY_STREAMS_PER_IP = createError<[string]>('ERR_TOO_MANY_STREAMS_PER_IP', '%s', 429);
+
 /** The admin API is off (no ORIGIN_ADMIN_TOKEN): never open. */
 export const ERR_ADMIN_DISABLED = createError('ERR_ADMIN_DISABLED', 'The admin API is off: set ORIGIN_ADMIN_TOKEN to use it', 403);
 

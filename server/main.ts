@@ -83,6 +83,16 @@ async function main(): Promise<void> {
   const app = await buildOrigin({
     logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
     adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest,
+    limits: {
+      maxHeldPerRendition: config.httpMaxHeldPerRendition,
+      maxHeld: config.httpMaxHeld,
+      sseMax: config.sseMax,
+      sseMaxPerIp: config.sseMaxPerIp,
+      sseLifetimeSeconds: config.sseLifetimeSeconds,
+      requestTimeoutSeconds: config.httpRequestTimeoutSeconds,
+      keepAliveSeconds: config.httpKeepAliveSeconds,
+      http2MaxStreams: config.http2MaxStreams,
+    },
   });
   const stopWebhooks = config.webhookUrls
     ? startWebhooks(events, { urls: config.webhookUrls.split(','), secret: config.webhookSecret, logger })

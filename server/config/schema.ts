@@ -3,6 +3,7 @@
  * its default and what is allowed. `load.ts` fills it from defaults -> file -> env and validates it.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_HTTP_LIMITS as HTTP } from '../origin/http-limits.js';
 
 /** Public stream names appear in URLs: lower-case letters, digits, '-' and '_' (no dots, no slashes). */
 export const STREAM_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
@@ -71,6 +72,14 @@ export const ConfigSchema = Type.Object(
     rtmpMaxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'RTMP connections open at once from one address' }),
     rtmpWrongKeysPerMinute: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'wrong stream keys one address may try in a minute (answered ever slower) before it is banned' }),
     rtmpBanSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 60, description: 'how long an address that tried too many wrong keys is refused' }),
+    httpMaxHeldPerRendition: Type.Integer({ minimum: 1, maximum: 1000000, default: HTTP.maxHeldPerRendition, description: 'blocking playlist reloads and preload-hint parts held at once per rendition; more get 503 + Retry-After' }),
+    httpMaxHeld: Type.Integer({ minimum: 1, maximum: 1000000, default: HTTP.maxHeld, description: 'requests held at once on the server; more get 503 + Retry-After' }),
+    sseMax: Type.Integer({ minimum: 0, maximum: 1000000, default: HTTP.sseMax, description: '/api/events streams open at once; more get 503' }),
+    sseMaxPerIp: Type.Integer({ minimum: 0, maximum: 1000000, default: HTTP.sseMaxPerIp, description: '/api/events streams open at once from one address; more get 429' }),
+    sseLifetimeSeconds: Type.Number({ minimum: 10, maximum: 86400, default: HTTP.sseLifetimeSeconds, description: 'an /api/events stream is ended after this long (EventSource reconnects by itself)' }),
+    httpRequestTimeoutSeconds: Type.Number({ minimum: 1, maximum: 600, default: HTTP.requestTimeoutSeconds, description: 'a client must send its whole request within this time' }),
+    httpKeepAliveSeconds: Type.Number({ minimum: 1, maximum: 3600, default: HTTP.keepAliveSeconds, description: 'an idle keep-alive connection is closed after this (keep it above your CDN\'s own)' }),
+    http2MaxStreams: Type.Integer({ minimum: 1, maximum: 10000, default: HTTP.http2MaxStreams, description: 'HTTP/2 streams at once per connection (HTTPS only)' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -114,6 +123,14 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   rtmpMaxConnectionsPerIp: 'ORIGIN_RTMP_MAX_CONNECTIONS_PER_IP',
   rtmpWrongKeysPerMinute: 'ORIGIN_RTMP_WRONG_KEYS_PER_MINUTE',
   rtmpBanSeconds: 'ORIGIN_RTMP_BAN_SECONDS',
+  httpMaxHeldPerRendition: 'ORIGIN_HTTP_MAX_HELD_PER_RENDITION',
+  httpMaxHeld: 'ORIGIN_HTTP_MAX_HELD',
+  sseMax: 'ORIGIN_SSE_MAX',
+  sseMaxPerIp: 'ORIGIN_SSE_MAX_PER_IP',
+  sseLifetimeSeconds: 'ORIGIN_SSE_LIFETIME',
+  httpRequestTimeoutSeconds: 'ORIGIN_HTTP_REQUEST_TIMEOUT',
+  httpKeepAliveSeconds: 'ORIGIN_HTTP_KEEPALIVE_TIMEOUT',
+  http2MaxStreams: 'ORIGIN_HTTP2_MAX_STREAMS',
   drainSeconds: 'ORIGIN_DRAIN_SECONDS',
 };
 

@@ -302,28 +302,27 @@ export class RenditionWindow {
   }
 
   /** Resolves true once `ready()` holds (checked after every change), false after `timeoutMs`. */
-  waitUntil(ready: () => boolean, timeoutMs: number): Promise<boolean> {
+  waitUntil(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (ready()) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const waiter: Waiter = {
-        ready,
-        wake: () => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          resolve(true);
-        },
-      };
-      const timer = setTimeout(() => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
         this.waiters.delete(waiter);
-        resolve(false);
-      }, timeoutMs);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onAbort = () => done(false);
+      const waiter: Waiter = { ready, wake: () => done(true) };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(waiter);
     });
   }
 
   /** Waits for a blocking playlist request to be satisfiable. */
-  waitForEdge(req: BlockingRequest, timeoutMs: number): Promise<boolean> {
-    return this.waitUntil(() => satisfies(req, this.edge), timeoutMs);
+  waitForEdge(req: BlockingRequest, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.waitUntil(() => satisfies(req, this.edge), timeoutMs, signal);
   }
 
   /** Held requests right now (for tests and metrics). */

@@ -13,7 +13,7 @@ import type { SessionManager } from '../session/manager.js';
 import type { LiveSession } from '../session/live-session.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
-import { ERR_ADMIN_DISABLED, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_UNAUTHORIZED } from '../errors.js';
+import { ERR_ADMIN_DISABLED, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_TOO_MANY_STREAMS, ERR_TOO_MANY_STREAMS_PER_IP, ERR_UNAUTHORIZED } from '../errors.js';
 import { cacheHeaders } from './cache-policy.js';
 import type { OriginMetrics } from './metrics.js';
 import { MAX_TOKEN_SECONDS, mintToken } from './playback-token.js';
@@ -28,6 +28,8 @@ export interface ApiOptions {
   adminToken: string | undefined;
   /** Signed playback secret: URLs in answers then carry a token only when one is minted. */
   playbackSecret: string | undefined;
+  /** /api/events caps: streams per server and per address, and each one's lifetime. */
+  sse: { max: number; maxPerIp: number; lifetimeMs: number };
 }
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name' });
@@ -94,7 +96,22 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
   // (SSE over a WebSocket: one-way is all it needs, it passes proxies as plain HTTP, and the
   // browser's EventSource reconnects by itself.)
   const open = new Set<import('node:http').ServerResponse>();
+  const perIp = new Map<string, number>();
+  const { sse } = opts;
   app.get('/api/events', { schema: { tags: ['streams'], summary: 'Server-sent events: stream.started, stream.ready, stream.ended, stream.failed' } }, (req, reply) => {
+    // Each stream is a socket and a listener for as long as the client likes: capped per server and
+    // per address, and ended after a lifetime (EventSource reconnects by itself, `retry` below).
+    const ip = req.ip;
+    if (open.size >= sse.max) {
+      reply.header('retry-after', '30');
+      throw new ERR_TOO_MANY_STREAMS(`the server has ${open.size} event streams open (ORIGIN_SSE_MAX); retry later`);
+    }
+    const mine = perIp.get(ip) ?? 0;
+    if (mine >= sse.maxPerIp) {
+      reply.header('retry-after', '30');
+      throw new ERR_TOO_MANY_STREAMS_PER_IP(`${mine} event streams are open from this address (ORIGIN_SSE_MAX_PER_IP)`);
+    }
+    perIp.set(ip, mine + 1);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -102,17 +119,24 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
       'cache-control': 'no-store',
       'access-control-allow-origin': '*',
       'x-accel-buffering': 'no', // nginx: do not buffer the stream
+      // HTTP/1.1: the connection is the stream's; when its lifetime ends, both go (HTTP/2 forbids the header)
+      ...(req.raw.httpVersionMajor === 1 ? { connection: 'close' } : {}),
     });
     res.write('retry: 2000\n\n');
     const unsubscribe = Object.values(StreamEvent).map((event) =>
       events.on(event, (payload) => res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`)),
     );
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    const lifetime = setTimeout(() => res.end(), sse.lifetimeMs);
     open.add(res);
     req.raw.once('close', () => {
       unsubscribe.forEach((off) => off());
       clearInterval(ping);
+      clearTimeout(lifetime);
       open.delete(res);
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n > 0) perIp.set(ip, n);
+      else perIp.delete(ip);
     });
   });
   // End event streams on shutdown, or the server would wait for them to close.

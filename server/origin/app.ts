@@ -14,6 +14,8 @@ import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
 import fastifySwagger from '@fastify/swagger';
 import { createMetrics, type RtmpDoorStats } from './metrics.js';
+import { HeldRequests } from './held-requests.js';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js';
 
 /** What the app serves from. */
 export interface OriginOptions {
@@ -30,18 +32,35 @@ export interface OriginOptions {
   playbackSecret?: string;
   /** The RTMP port's door: refusals by reason and open connections, for /metrics. */
   rtmp?: RtmpDoorStats;
+  /** Caps and timeouts (DEFAULT_HTTP_LIMITS for what is not given). */
+  limits?: Partial<HttpLimits>;
 }
 
 const MAX_ECHO = 200;
+/** 503s that are the protocol or a cap, not a failure: sent with their own message, not logged as errors. */
+const OVERLOAD_CODES = new Set(['ERR_HOLD_TIMEOUT', 'ERR_TOO_MANY_HELD', 'ERR_TOO_MANY_STREAMS']);
+
 
 /** Builds (does not listen) the origin app. */
 export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance> {
   // HTTP/2 multiplexes LL-HLS's held playlist and part requests on one connection instead of
   // eating into a browser's 6 HTTP/1.1 connections per host. (Typed as the HTTP/1 app: the
   // routes only use what both servers offer.)
-  const transport = (opts.tls ? { http2: true, https: { allowHTTP1: true, cert: opts.tls.cert, key: opts.tls.key } } : {}) as object;
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const transport = (opts.tls
+    ? {
+        http2: true,
+        http2SessionTimeout: limits.keepAliveSeconds * 1000,
+        https: { allowHTTP1: true, cert: opts.tls.cert, key: opts.tls.key, settings: { maxConcurrentStreams: limits.http2MaxStreams } },
+      }
+    : // Node checks the request timeout every connectionsCheckingInterval (30 s by default): a 10 s
+      // timeout would then cut a slow sender off after 30-40 s.
+      { http: { connectionsCheckingInterval: 1000 } }) as object;
   const app = Fastify({
     ...transport,
+    // Fastify's defaults are 0 (none): a client could take minutes to send its headers.
+    requestTimeout: limits.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: limits.keepAliveSeconds * 1000,
     loggerInstance: opts.logger.child({ component: 'http' }),
     // A busy origin must not log every segment request at info; onResponse logs at debug.
     logController: new LogController({ disableRequestLogging: true }),
@@ -59,7 +78,8 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     strictPreflight: false,
   });
   // Metrics: every answer counted by route pattern (bounded labels), status and bytes.
-  const metrics = createMetrics(opts.sessions, opts.rtmp);
+  const held = new HeldRequests({ perRendition: limits.maxHeldPerRendition, total: limits.maxHeld });
+  const metrics = createMetrics(opts.sessions, opts.rtmp, held);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const bodyless = req.method === 'HEAD' || reply.statusCode === 304;
@@ -89,8 +109,9 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
       return reply.code(400).send({ error: 'Bad Request', code: 'ERR_BAD_REQUEST', message: `invalid ${err.validationContext ?? 'request'}: ${err.message}`.slice(0, 300) });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    // A held request that timed out is the protocol working (503 + Retry-After), not a failure.
-    if (status === 503 && err.code === 'ERR_HOLD_TIMEOUT') {
+    // A held request that timed out is the protocol working (503 + Retry-After), not a failure;
+    // a cap reached is the server protecting itself, said as such.
+    if (status === 503 && OVERLOAD_CODES.has(err.code)) {
       return reply.code(503).send({ error: STATUS_CODES[503], code: err.code, message: err.message });
     }
     if (status >= 500) {
@@ -110,9 +131,10 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  await app.register(mediaRoutes, { sessions: opts.sessions, playbackSecret: opts.playbackSecret });
+  await app.register(mediaRoutes, { sessions: opts.sessions, playbackSecret: opts.playbackSecret, held });
   await app.register(apiRoutes, {
     sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events, metrics, adminToken: opts.adminToken, playbackSecret: opts.playbackSecret,
+    sse: { max: limits.sseMax, maxPerIp: limits.sseMaxPerIp, lifetimeMs: limits.sseLifetimeSeconds * 1000 },
   });
   await app.register(playerRoutes, { root: opts.playerRoot });
   return app;

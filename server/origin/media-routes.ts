@@ -11,13 +11,14 @@ import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import type { SessionManager } from '../session/manager.js';
 import type { LiveSession } from '../session/live-session.js';
 import type { MediaPiece } from '../hls/rendition.js';
-import { decide } from '../hls/blocking.js';
+import { decide, satisfies } from '../hls/blocking.js';
 import { MEDIA_FILE_PATTERN, parseMediaName } from '../hls/media-names.js';
 import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
 import { tokenProblem, tokenSecondsLeft } from './playback-token.js';
 import { CACHE_CONTROL, CONTENT_TYPE, cacheHeaders, type ResponseKind } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
 import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
+import type { HeldRequests } from './held-requests.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
@@ -69,7 +70,7 @@ function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, 
 }
 
 /** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
-export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbackSecret?: string | undefined }> = async (app, { sessions, playbackSecret }) => {
+export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbackSecret?: string | undefined; held: HeldRequests }> = async (app, { sessions, playbackSecret, held }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   /**
@@ -138,9 +139,12 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
         if (msn !== undefined) {
           const decision = decide({ msn, part }, window.edge);
           if (decision.kind === 'reject') throw new ERR_BAD_DIRECTIVE(decision.reason);
-          if (decision.kind === 'hold' && !(await window.waitForEdge({ msn, part }, holdMs))) {
-            reply.header('retry-after', String(session.targetDuration));
-            throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}`);
+          if (decision.kind === 'hold') {
+            const outcome = await held.hold(req, reply, window, () => satisfies({ msn, part }, window.edge), holdMs);
+            if (outcome !== 'ready') {
+              reply.header('retry-after', String(session.targetDuration));
+              throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}${outcome === 'gone' ? ' (the client left)' : ''}`);
+            }
           }
         }
         const playlist = window.playlist(skip !== undefined);
@@ -160,9 +164,9 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
         // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
         if (!piece && window.isNextPart(uri)) {
           // (the hint is retired when the run ends: isNextPart turns false and the answer is a 404)
-          const ready = await window.waitUntil(() => window.file(uri) !== undefined || !window.isNextPart(uri), 3 * session.targetDuration * 1000);
+          const outcome = await held.hold(req, reply, window, () => window.file(uri) !== undefined || !window.isNextPart(uri), 3 * session.targetDuration * 1000);
           piece = window.file(uri);
-          if (!ready) {
+          if (outcome !== 'ready') {
             reply.header('retry-after', String(session.targetDuration));
             throw new ERR_HOLD_TIMEOUT(uri);
           }

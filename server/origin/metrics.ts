@@ -25,7 +25,7 @@ export interface RtmpDoorStats {
 }
 
 /** Builds the metrics over `sessions` (and the RTMP door, when given). */
-export function createMetrics(sessions: SessionManager, rtmp?: RtmpDoorStats): OriginMetrics {
+export function createMetrics(sessions: SessionManager, rtmp?: RtmpDoorStats, held?: { readonly count: number; readonly refused: number }): OriginMetrics {
   const register = new Registry();
   collectDefaultMetrics({ register });
   const live = () => sessions.list().filter((s) => s.isLive);
@@ -99,6 +99,15 @@ export function createMetrics(sessions: SessionManager, rtmp?: RtmpDoorStats): O
       },
     });
     new Gauge({ name: 'origin_rtmp_connections', help: 'RTMP connections open now', registers: [register], collect() { this.set(rtmp.connections); } });
+  }
+
+  if (held) {
+    new Gauge({ name: 'origin_http_held_requests', help: 'Blocking playlist reloads and preload-hint parts held now', registers: [register], collect() { this.set(held.count); } });
+    let refusedSeen = 0;
+    new Counter({
+      name: 'origin_http_held_refused_total', help: 'Requests answered 503 at once because the held-request cap was reached', registers: [register],
+      collect() { this.inc(held.refused - refusedSeen); refusedSeen = held.refused; },
+    });
   }
 
   const requests = new Counter({ name: 'origin_http_requests_total', help: 'HTTP requests answered', labelNames: ['route', 'method', 'status'], registers: [register] });

@@ -1,0 +1,32 @@
+/**
+ * What HTTP clients may hold of the origin, with defaults (pure data: config/schema.ts takes its
+ * defaults from here, app.ts applies them). Each bound is a setting; see the README's table.
+ */
+
+/** Bounds on what HTTP clients can hold (defaults: DEFAULT_HTTP_LIMITS). */
+export interface HttpLimits {
+  /** Blocking reloads and preload-hint parts held at once, per rendition and per server. */
+  maxHeldPerRendition: number;
+  maxHeld: number;
+  /** /api/events streams at once, per server and per address, and how long one lasts (s). */
+  sseMax: number;
+  sseMaxPerIp: number;
+  sseLifetimeSeconds: number;
+  /** Time to receive a whole request (headers included): slow senders are cut off (s). */
+  requestTimeoutSeconds: number;
+  /** An idle keep-alive connection is closed after this (s); above a CDN's own (nginx: 60 s). */
+  keepAliveSeconds: number;
+  /** HTTP/2 streams at once per connection. */
+  http2MaxStreams: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxHeldPerRendition: 1000,
+  maxHeld: 4000,
+  sseMax: 1000,
+  sseMaxPerIp: 20,
+  sseLifetimeSeconds: 600,
+  requestTimeoutSeconds: 10,
+  keepAliveSeconds: 72,
+  http2MaxStreams: 128,
+};
