@@ -92,6 +92,7 @@ async function main(): Promise<void> {
       requestTimeoutSeconds: config.httpRequestTimeoutSeconds,
       keepAliveSeconds: config.httpKeepAliveSeconds,
       http2MaxStreams: config.http2MaxStreams,
+      maxRequestsPerConnection: config.httpMaxRequestsPerConnection,
     },
   });
   const stopWebhooks = config.webhookUrls

@@ -102,6 +102,9 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     // Each stream is a socket and a listener for as long as the client likes: capped per server and
     // per address, and ended after a lifetime (EventSource reconnects by itself, `retry` below).
     const ip = req.ip;
+    // A refused stream's connection goes too (HTTP/1.1): 5000 refused attempts left 5000 idle
+    // keep-alive sockets behind, ~60 MiB.
+    if (req.raw.httpVersionMajor === 1 && (open.size >= sse.max || (perIp.get(ip) ?? 0) >= sse.maxPerIp)) reply.header('connection', 'close');
     if (open.size >= sse.max) {
       reply.header('retry-after', '30');
       throw new ERR_TOO_MANY_STREAMS(`the server has ${open.size} event streams open (ORIGIN_SSE_MAX); retry later`);

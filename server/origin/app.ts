@@ -56,6 +56,8 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     : // Node checks the request timeout every connectionsCheckingInterval (30 s by default): a 10 s
       // timeout would then cut a slow sender off after 30-40 s.
       { http: { connectionsCheckingInterval: 1000 } }) as object;
+  // (HTTP/1.1 over TLS shares the HTTP/2 server, where Node has no per-connection request cap;
+  // there maxConcurrentStreams bounds a connection instead.)
   const app = Fastify({
     ...transport,
     // Fastify's defaults are 0 (none): a client could take minutes to send its headers.
@@ -67,6 +69,12 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     routerOptions: { maxParamLength: 256, ignoreDuplicateSlashes: false },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  if (!opts.tls) {
+    app.server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
+    // A client that pipelines past the cap without waiting for the `Connection: close` is not a
+    // player: its connection goes, so Node stops parsing (and answering) the rest of its requests.
+    app.server.on('dropRequest', (_req: unknown, socket: import('node:stream').Duplex) => socket.destroy());
+  }
 
   // CORS for players on other origins: simple GETs, and preflights for Range requests.
   await app.register(fastifyCors, {

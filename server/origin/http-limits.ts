@@ -18,6 +18,12 @@ export interface HttpLimits {
   keepAliveSeconds: number;
   /** HTTP/2 streams at once per connection. */
   http2MaxStreams: number;
+  /**
+   * Requests one HTTP/1.1 connection may make; the last answer says `Connection: close`, and a
+   * client that pipelines past it loses the connection, its requests never reaching the routes.
+   * (5000 pipelined blocking reloads on one connection each second cost 250 ms of event loop.)
+   */
+  maxRequestsPerConnection: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -29,4 +35,5 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   requestTimeoutSeconds: 10,
   keepAliveSeconds: 72,
   http2MaxStreams: 128,
+  maxRequestsPerConnection: 100,
 };

@@ -125,6 +125,25 @@ describe('hostile HTTP clients', () => {
     for (const c of [...second, again, perIp, full]) c.socket.destroy();
   }, 30_000);
 
+  it('closes a connection that pipelines past ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION (100) without reaching the routes', async () => {
+    const c = await rawConnection();
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(300));
+    await Promise.race([c.closed, sleep(5000)]);
+    expect(c.socket.destroyed).toBe(true);
+    const answers = c.received().match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
+    // (in one write, the connection may go before any answer is flushed)
+    expect(answers.length).toBeLessThanOrEqual(100);
+    expect(answers.filter((a) => a !== 'HTTP/1.1 200')).toEqual([]);
+    // a well-behaved client gets Connection: close on its 100th answer
+    const d = await rawConnection();
+    for (let i = 0; i < 100; i++) {
+      d.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await waitFor('an answer', () => (d.received().match(/^HTTP\/1\.1 200/gm) ?? []).length === i + 1, 2000, 2);
+    }
+    await d.closed;
+    expect(d.received().split('HTTP/1.1 200').at(-1)).toMatch(/connection: close/i);
+  }, 30_000);
+
   it('cuts off a client that sends its headers too slowly', async () => {
     const c = await rawConnection();
     const started = Date.now();
