@@ -17,6 +17,10 @@ import { RtmpIngest, RTMP_APP } from './ingest/rtmp-ingest.js';
 import { SessionManager } from './session/manager.js';
 import { loadProfiles } from './transcode/profiles.js';
 import { locate } from './transcode/ffmpeg-binary.js';
+import { longestSocketPath } from './transcode/transcoder.js';
+
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const UNIX_PATH_MAX = 107;
 import { buildOrigin } from './origin/app.js';
 import { startWebhooks } from './hooks/webhooks.js';
 
@@ -55,6 +59,10 @@ async function main(): Promise<void> {
 
   // Unix socket paths are limited to 107 bytes: keep ffmpeg's output sockets in a short temp dir.
   const runDir = await mkdtemp(join(tmpdir(), 'live-origin-'));
+  if (Buffer.byteLength(longestSocketPath(runDir)) > UNIX_PATH_MAX) {
+    await rm(runDir, { recursive: true, force: true });
+    throw new ERR_CONFIG_INVALID(`TMPDIR ${tmpdir()} is too long for ffmpeg's output sockets (a unix socket path is at most ${UNIX_PATH_MAX} bytes, ${longestSocketPath(runDir)} would be ${Buffer.byteLength(longestSocketPath(runDir))}): set TMPDIR to a shorter directory such as /tmp`);
+  }
   const events = new StreamEvents();
   const sessions = new SessionManager(
     {
@@ -137,7 +145,9 @@ async function main(): Promise<void> {
     `       Server:     rtmp://${host}:${config.rtmpPort}/${RTMP_APP}`,
     tls ? `               or rtmps://${host}:${config.rtmpsPort}/${RTMP_APP}` : '',
     config.publishAuthUrl ? `       Stream keys are checked by ${config.publishAuthUrl}` : '',
-    ...(config.publishAuthUrl ? [] : config.streams.map((s) => `       Stream Key: ${s.key}   (stream "${s.name}")`)),
+    // Only a key this server generated is printed; configured keys are secrets that logs (and
+    // log shippers) must never carry: the streamer has theirs already.
+    ...(config.publishAuthUrl ? [] : config.streams.map((s) => (demoKeyFile ? `       Stream Key: ${s.key}   (stream "${s.name}")` : `       Stream Key: the key configured for "${s.name}" (not printed)`))),
     demoKeyFile ? `       (demo key kept in ${demoKeyFile}; set ORIGIN_STREAM_KEYS to choose your own)` : '',
     `  Watch: ${web}/watch/${config.streams[0]?.name ?? ''}   (all streams: ${web}/)`,
     `  HLS:   ${web}/live/<name>/master.m3u8`,

@@ -120,18 +120,18 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
   const tokenParam = { token: Type.Optional(Token) };
   for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
     api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
-      checkAccess(req.params);
+      const maxAge = checkAccess(req.params);
       sessionOf(req.params.name);
       const master = sessions.playlistsOf(req.params.name)?.packager?.master();
       if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
-      return sendPiece(req, reply, master, 'playlist');
+      return sendPiece(req, reply, master, 'playlist', maxAge);
     });
 
     api.get(
       `${prefix}/:rendition/index.m3u8`,
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
       async (req, reply) => {
-        checkAccess(req.params);
+        const maxAge = checkAccess(req.params);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.playlistsOf(req.params.name));
         const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
         const holdMs = 3 * session.targetDuration * 1000;
@@ -149,7 +149,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
         }
         const playlist = window.playlist(skip !== undefined);
         if (!playlist) throw new ERR_STREAM_NOT_READY(req.params.name);
-        return sendPiece(req, reply, playlist, window.isEnded ? 'endedPlaylist' : msn !== undefined ? 'blockingPlaylist' : 'playlist');
+        return sendPiece(req, reply, playlist, window.isEnded ? 'endedPlaylist' : msn !== undefined ? 'blockingPlaylist' : 'playlist', maxAge);
       },
     );
 

@@ -21,7 +21,9 @@ export function mintToken(secret: string, name: string, expiry: number): string 
 
 /** Why a token is refused, or undefined when it is good for `name` at `nowSeconds`. */
 export function tokenProblem(secret: string, name: string, token: string, nowSeconds: number): 'invalid' | 'expired' | undefined {
-  const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  // Only the form mintToken writes: no leading zeros (`0<expiry>` parsed to the same number and
+  // passed as a second spelling of the same token: a second cache key for a CDN, and a lie).
+  const m = /^([1-9]\d{0,11})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return 'invalid';
   const expiry = Number(m[1]);
   const want = Buffer.from(signature(secret, name, expiry));

@@ -4,6 +4,7 @@
  * limits; hands a publisher that comes back within the grace to its session; keeps ended
  * sessions for the retention so late viewers and CDNs see ENDLIST.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IngestPublish, Refusal } from '../ingest/rtmp-ingest.js';
 import type { StreamConfig } from '../config/schema.js';
@@ -12,9 +13,18 @@ import { LiveSession, type SessionDeps } from './live-session.js';
 import { StreamEvent } from '../events.js';
 import { askPublishAuth } from '../hooks/publish-auth.js';
 
-/** Key -> stream lookup (pure): the key is secret, the name is public. */
+/**
+ * Key -> stream lookup (pure): the key is secret, the name is public. Compared in constant time
+ * (sha256 of both sides, so lengths leak nothing either), and against every configured key, so the
+ * time taken does not tell which key came close.
+ */
 export function streamForKey(streams: readonly StreamConfig[], key: string): StreamConfig | undefined {
-  return streams.find((s) => s.key === key);
+  const given = createHash('sha256').update(key).digest();
+  let found: StreamConfig | undefined;
+  for (const s of streams) {
+    if (timingSafeEqual(createHash('sha256').update(s.key).digest(), given) && !found) found = s;
+  }
+  return found;
 }
 
 /** Limits and lifetimes. */

@@ -12,6 +12,7 @@ export function exitHint(stderr: readonly string[], source: SourceInfo): string 
   }
   if (/Invalid data found|Error while decoding|non-existing PPS/i.test(text)) return 'the publisher sent damaged or incomplete video; check the encoder settings and the network';
   if (/Cannot allocate memory|Resource temporarily unavailable/i.test(text)) return 'the machine ran out of memory or processes';
+  if (/fell behind: over/.test(text)) return 'ffmpeg transcodes slower than real time on this machine: use a lighter profile (fewer or smaller rungs, a faster preset) or fewer streams per machine';
   if (/stalled/.test(text)) return 'ffmpeg stopped producing output while input kept arriving; the machine may be overloaded';
   return 'see the ffmpeg output above';
 }

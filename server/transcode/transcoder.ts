@@ -57,6 +57,16 @@ export function buildCommand(plan: FfmpegPlan, ffmpegPath: string, input: Readab
   return cmd;
 }
 
+let transcoders = 0;
+
+/** Longest socket path a transcoder makes under `runDir` (main.ts checks it against the limit at start). */
+export function longestSocketPath(runDir: string): string {
+  return join(runDir, `${Number.MAX_SAFE_INTEGER.toString(36)}-99.sock`);
+}
+
+/** Bytes of a publish ffmpeg may leave unread before the run is given up (ffmpeg slower than real time). */
+export const MAX_INPUT_BACKLOG_BYTES = 64 * 2 ** 20;
+
 /** A running ffmpeg. */
 export class Transcoder {
   readonly plan: FfmpegPlan;
@@ -81,9 +91,14 @@ export class Transcoder {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
+  /**
+   * Short and independent of stream and rendition names: a unix socket path is cut at 107 bytes,
+   * and `<name>-<epoch>-<run>-<rendition>.sock` went past it for names over ~58 characters.
+   */
   private socketPath(rendition: string): string {
-    return join(this.opts.runDir, `${this.opts.id}-${rendition}.sock`);
+    return join(this.opts.runDir, `${this.socketId}-${this.opts.ladder.findIndex((r) => r.name === rendition)}.sock`);
   }
+  private readonly socketId = (++transcoders).toString(36);
 
   /** Opens the output sockets, then spawns ffmpeg. */
   async start(): Promise<void> {
@@ -136,10 +151,22 @@ export class Transcoder {
     cmd.run();
   }
 
-  /** Feeds FLV bytes of the publish. */
+  /**
+   * Feeds FLV bytes of the publish. The publisher sends in real time whatever ffmpeg does: when
+   * ffmpeg falls behind, the bytes wait here, so the wait is bounded (MAX_INPUT_BACKLOG_BYTES, tens
+   * of seconds of video): past it the run is killed with a note the exit hint turns into the cause.
+   */
   write(chunk: Buffer): void {
-    if (!this.input.writableEnded) this.input.write(chunk);
+    if (this.input.writableEnded || this.overrun) return;
+    if (this.backlog + chunk.length > MAX_INPUT_BACKLOG_BYTES) {
+      this.overrun = true;
+      this.stderr.push(`[live-origin] ffmpeg fell behind: over ${MAX_INPUT_BACKLOG_BYTES / 2 ** 20} MiB of input unread (slower than real time)`);
+      this.kill();
+      return;
+    }
+    this.input.write(chunk);
   }
+  private overrun = false;
 
   /** Bytes received from the publisher that ffmpeg has not read yet. */
   get backlog(): number {

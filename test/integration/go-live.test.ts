@@ -126,8 +126,10 @@ describe('go live: OBS -> RTMP -> 3 renditions -> HLS over HTTP', () => {
     ]);
     expect((s.renditions as Array<{ bandwidth: number }>).every((r) => r.bandwidth > 0)).toBe(true);
     expect(res.text).not.toContain(KEY);
-    // the key is printed once at startup for the streamer (OBS "Stream Key"); never in a log line
+    // a configured key is never printed: not in a log line, not in the startup banner
     expect(server.logs().some((l) => JSON.stringify(l).includes(KEY))).toBe(false);
+    expect(server.output()).not.toContain(KEY);
+    expect(server.output()).toContain(`Stream Key: the key configured for "${NAME}" (not printed)`);
   });
 
   it('refuses an unknown key: connection closed, a warning with the remote address, no ffmpeg, no playlist', async () => {

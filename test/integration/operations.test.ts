@@ -185,6 +185,14 @@ describe('operations', () => {
       const old = await json(`${base}/live/ops/t/${expired}/master.m3u8`);
       expect([old.status, old.body.message]).toEqual([403, 'the playback token has expired']);
       expect((await json(`${base}/live/ops/t/garbage/master.m3u8`)).status).toBe(403);
+      // only the canonical form: the same expiry with a leading zero is not the signed token
+      expect((await json(`${base}/live/ops/t/0${token}/master.m3u8`)).status).toBe(403);
+      // playlists too are never cached past the token's life (a blocking reload's 6 s included)
+      const short = mintToken(PLAY_SECRET, 'ops', Math.floor(Date.now() / 1000) + 4);
+      const msn = parseMediaPlaylist(media.text).segments.at(-1)!.msn;
+      const held = await httpGet(`${base}/live/ops/t/${short}/360p/index.m3u8?_HLS_msn=${msn}`);
+      expect(held.status).toBe(200);
+      expect(Number(/max-age=(\d+)/.exec(String(held.headers['cache-control']))![1])).toBeLessThanOrEqual(4);
     } finally {
       await pub.stop();
     }
@@ -206,7 +214,8 @@ describe('operations', () => {
   }, 60_000);
 
   it('never shows the stream key in answers, playlists or logs', async () => {
-    // (the startup banner prints the configured key once for the streamer, by design; log lines never do)
+    // (nor the startup banner: it prints a generated demo key only, never a configured one)
+    expect(server.output()).not.toContain(KEY);
     const everything = [
       server.logs().map((l) => JSON.stringify(l)).join('\n'),
       (await get(`${base}/live/ops/t/${token}/360p/index.m3u8`)).text,

@@ -1,11 +1,11 @@
 // Startup contract of the real server process: exit codes and messages for bad input, --help,
 // the demo key, and raw odd HTTP paths over a real socket.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, killAll, runServer, startServer, tempFile } from '../helpers/processes.js';
+import { freePort, get, killAll, publish, runServer, startServer, tempFile, waitFor } from '../helpers/processes.js';
 
 afterAll(() => killAll());
 
@@ -59,6 +59,25 @@ describe('startup', () => {
     expect(rtmp.output).toContain(`Cannot listen for RTMP on port ${rtmpPort}`);
     expect(await first.stop()).toBe(0);
   });
+
+  it('a TMPDIR too long for unix socket paths is a clear startup error (exit 2), and 64-character stream names work under /tmp', async () => {
+    const long = join(tmpdir(), 'x'.repeat(90));
+    mkdirSync(long, { recursive: true });
+    const { code, output } = await runServer({ TMPDIR: long, ORIGIN_HTTP_PORT: String(await freePort()), ORIGIN_RTMP_PORT: String(await freePort()), ORIGIN_HOST: '127.0.0.1' });
+    expect(code).toBe(2);
+    expect(output).toContain(`TMPDIR ${long} is too long for ffmpeg's output sockets`);
+    rmSync(long, { recursive: true, force: true });
+    // the longest stream name goes live (its socket paths used to be cut at 107 bytes)
+    const name = `a${'b'.repeat(62)}z`;
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `${name}:sk_long_name_0123456` });
+    const pub = publish(`${server.rtmp}/live/sk_long_name_0123456`, { seconds: 20, size: '320x240', gop: 60 });
+    try {
+      await waitFor('the long name to be playable', async () => (await get(`${server.http}/live/${name}/master.m3u8`)).status === 200, 30_000, 250);
+    } finally {
+      await pub.stop();
+      await server.stop('SIGKILL');
+    }
+  }, 60_000);
 
   it('with no keys configured prints a demo stream key that survives a restart, and the OBS settings', async () => {
     const media = mkdtempSync(join(tmpdir(), 'lo-demo-'));
