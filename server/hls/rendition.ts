@@ -162,6 +162,11 @@ export class RenditionWindow {
   }
 
   /** The live edge for blocking requests and rendition reports. */
+  /** Seconds of media in the open segment (normally under the segment duration). */
+  get openSeconds(): number {
+    return this.segmenter.openSeconds;
+  }
+
   get edge(): LiveEdge {
     return { openMsn: this.nextMsn, openParts: this.openParts.length, ended: this.ended };
   }
@@ -214,7 +219,8 @@ export class RenditionWindow {
    * its own init segment. Media sequence numbers and part IDs go on counting (skipping the hinted ID).
    */
   discontinue(): void {
-    if (this.ended) return;
+    // Nothing since the last call (the session may cut a run off before its ffmpeg has exited).
+    if (this.ended || (!this.init && this.openParts.length === 0 && this.segmenter.open.length === 0)) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
     this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds));

@@ -56,6 +56,11 @@ export class Segmenter {
     return undefined;
   }
 
+  /** Seconds of media in the segment being built (a source that stops sending keyframes grows it). */
+  get openSeconds(): number {
+    return this.duration;
+  }
+
   /** The fragments of the segment being built (the LL-HLS parts of the next segment). */
   get open(): readonly Fragment[] {
     return this.fragments;

@@ -36,7 +36,8 @@ export interface TranscoderRun {
   write(chunk: Buffer): void;
   stop(): Promise<TranscoderExit>;
   kill(): void;
-  noteStall(): void;
+  /** Adds a line of ours to the crash report (why the session killed the run). */
+  note(line: string): void;
 }
 
 /** What a session needs from the server. */
@@ -62,6 +63,8 @@ const GOP_WAIT_EXTRA_MS = 1500;
 const CDN_GRACE_SEGMENTS = 6;
 /** A run that produces nothing for this many segment durations while input arrives is stalled. */
 const STALL_SEGMENTS = 3;
+/** A copied rung's open segment may pass the target by this much before the run is given up (s). */
+const PASSTHROUGH_OVERRUN_S = 0.2;
 
 /** The last failure, for the API and the logs. */
 export interface SessionFailure {
@@ -86,6 +89,8 @@ interface Run {
   subscription: FlvSubscription;
   startedAt: number;
   lastOutputAt: number;
+  /** The session gave this run up: its further output is not listed. */
+  cutOff: boolean;
 }
 
 /** One live stream. */
@@ -279,6 +284,7 @@ export class LiveSession {
       logger: this.log,
       thumbnailFile: this.thumbnailFile,
       onOutput: (rendition, chunk) => {
+        if (run.cutOff) return; // given up (a source without keyframes): nothing more of it is listed
         if (this.run?.transcoder === transcoder) this.run.lastOutputAt = Date.now();
         try {
           inputs.get(rendition)!(chunk);
@@ -288,7 +294,7 @@ export class LiveSession {
         }
       },
     });
-    const run: Run = { transcoder, feed, subscription, startedAt: Date.now(), lastOutputAt: Date.now() };
+    const run: Run = { transcoder, feed, subscription, startedAt: Date.now(), lastOutputAt: Date.now(), cutOff: false };
     this.run = run;
     // The input buffers until ffmpeg runs: hand over what arrived so far, in order, before any new chunk.
     for (const chunk of feed.chunks.splice(0)) transcoder.write(chunk);
@@ -318,6 +324,23 @@ export class LiveSession {
       continueFrom: this.continueFrom,
     });
     this.packager = packager;
+    // A copied (passthrough) rung is cut at the source's keyframes only: a source that stops
+    // sending them would grow one segment without end. Checked at every part, the run is given up
+    // once the open segment passes the target by PASSTHROUGH_OVERRUN_S, so that the segment it
+    // leaves still rounds to the TARGETDURATION (stricter than the 2x an issue allowed); restarts
+    // that meet it again end in `failed`, with the OBS setting as the hint.
+    for (const r of this.ladder.filter((l) => l.passthrough)) {
+      const w = packager.renditions.get(r.name)!;
+      w.onChange(() => {
+        const run = this.run;
+        if (!run || run.cutOff || w.openSeconds <= this.profile.segmentSeconds + PASSTHROUGH_OVERRUN_S) return;
+        run.cutOff = true;
+        this.log.warn({ rendition: r.name, openSeconds: w.openSeconds }, 'passthrough: the source sent no keyframe in time; stopping the run');
+        run.transcoder.note(`[live-origin] passthrough: no keyframe from the source for over ${w.openSeconds.toFixed(1)} s (segments of ${this.profile.segmentSeconds} s must each start with one)`);
+        packager.discontinue();
+        run.transcoder.kill();
+      });
+    }
     const stopWatching = [...packager.renditions.values()].map((w) =>
       w.onChange(() => {
         if (this.current === 'starting' && packager.ready) {
@@ -346,7 +369,7 @@ export class LiveSession {
       const inputFresh = now - run.subscription.lastTagAt() < limit;
       if (inputFresh && now - run.lastOutputAt > limit && now - run.startedAt > limit) {
         this.log.warn({ silentMs: now - run.lastOutputAt, pid: run.transcoder.pid }, 'ffmpeg stalled: no output while input arrives; killing it');
-        run.transcoder.noteStall();
+        run.transcoder.note('[live-origin] ffmpeg stalled: no output while input kept arriving');
         run.transcoder.kill();
       }
     }, 1000);

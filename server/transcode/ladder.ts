@@ -98,6 +98,7 @@ export const OBS_KEYFRAME_SETTING = 'OBS Settings > Output > Streaming > Keyfram
  */
 export function passthroughProblem(source: SourceInfo, segmentSeconds: number): string | undefined {
   if (source.videoCodec !== 'h264') return `the source video is ${source.videoCodec || 'of unknown codec'}, not H.264`;
+  if (!source.width || !source.height) return 'the source did not declare a plausible frame size';
   if (!BROWSER_AVC_PROFILES[source.avcProfile]) {
     return source.avcProfile ? `the source's H.264 profile ${avcProfileName(source.avcProfile)} does not play in browsers (Baseline, Main or High do)` : 'the source sent no H.264 sequence header';
   }
@@ -156,8 +157,24 @@ function encodedRendition(r: Rung & { height: number }, profile: Profile, source
   };
 }
 
-/** Builds the ladder for one publish. */
-export function buildLadder(profile: Profile, source: SourceInfo): Rendition[] {
+/** Largest frame side, widest aspect (either way) and highest frame rate a publisher's metadata is believed for. */
+export const PLAUSIBLE = { maxSide: 8192, maxAspect: 4, maxFps: 120 } as const;
+
+/**
+ * The publisher's metadata is the publisher's word: a declared 16384x720 made 16384-wide rungs.
+ * A size or frame rate outside what a camera or OBS sends counts as unknown (0): the rungs then
+ * take the profile's frame rate and let ffmpeg derive widths from the frames it actually decodes.
+ */
+export function plausibleSource(source: SourceInfo): SourceInfo {
+  const { width: w, height: h, fps } = source;
+  const sizeOk = w >= 16 && h >= 16 && w <= PLAUSIBLE.maxSide && h <= PLAUSIBLE.maxSide && w / h <= PLAUSIBLE.maxAspect && h / w <= PLAUSIBLE.maxAspect;
+  const fpsOk = fps > 0 && fps <= PLAUSIBLE.maxFps;
+  return { ...source, width: sizeOk ? Math.round(w) : 0, height: sizeOk ? Math.round(h) : 0, fps: fpsOk ? fps : 0 };
+}
+
+/** Builds the ladder for one publish (from what is plausible of the publisher's metadata). */
+export function buildLadder(profile: Profile, declared: SourceInfo): Rendition[] {
+  const source = plausibleSource(declared);
   const copy = passthroughProblem(source, profile.segmentSeconds) === undefined;
   const fits = (r: Rung) => r.passthrough || !source.height || r.height! <= source.height;
   let rungs = profile.rungs.filter(fits);

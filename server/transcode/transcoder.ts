@@ -184,9 +184,9 @@ export class Transcoder {
     return exit;
   }
 
-  /** Notes in the crash report that the session killed this run for producing nothing. */
-  noteStall(): void {
-    this.stderr.push('[live-origin] ffmpeg stalled: no output while input kept arriving');
+  /** Adds a line of ours to the crash report (why the session killed this run). */
+  note(line: string): void {
+    this.stderr.push(line);
   }
 
   /** Kills ffmpeg at once (not a requested stop: the session treats it as a failure). */

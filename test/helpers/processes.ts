@@ -156,8 +156,12 @@ const PUBLISH_ENCODERS = {
 };
 
 /** Starts ffmpeg publishing `seconds` of 1280x720@30 test picture and a sine tone (OBS-like 8 s GOP by default). */
-export function publish(url: string, opts: { seconds?: number; size?: string; fps?: number; gop?: number; encoder?: keyof typeof PUBLISH_ENCODERS } = {}): Publisher {
+export function publish(url: string, opts: { seconds?: number; size?: string; fps?: number; gop?: number; encoder?: keyof typeof PUBLISH_ENCODERS; keyframesUntil?: number } = {}): Publisher {
   const { seconds = 60, size = '1280x720', fps = 30, gop = 250, encoder = 'zerolatency' } = opts;
+  // keyframesUntil: a source that stops sending keyframes after that many seconds (every `gop` frames before)
+  const keyframes = opts.keyframesUntil === undefined
+    ? ['-g', String(gop)]
+    : ['-g', '100000', '-sc_threshold', '0', '-force_key_frames', `expr:lt(t,${opts.keyframesUntil})*gte(t,n_forced*${gop / fps})`];
   const proc = spawn(
     'ffmpeg',
     [
@@ -165,7 +169,7 @@ export function publish(url: string, opts: { seconds?: number; size?: string; fp
       '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', String(seconds),
-      '-c:v', 'libx264', ...PUBLISH_ENCODERS[encoder], '-g', String(gop), '-b:v', '2500k', '-pix_fmt', 'yuv420p',
+      '-c:v', 'libx264', ...PUBLISH_ENCODERS[encoder], ...keyframes, '-b:v', '2500k', '-pix_fmt', 'yuv420p',
       '-c:a', 'aac', '-b:a', '128k',
       '-f', 'flv', url,
     ],

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, killAll, probe, probeVideoFrames, publish, startServer, tempFile, waitFor, type ServerHandle } from '../helpers/processes.js';
 import { lowLatencyViolations, parseMediaPlaylist } from '../helpers/hls-rules.js';
 
-const KEYS = { copy: 'sk_passthru_0123456789', long: 'sk_longgop_0123456789' };
+const KEYS = { copy: 'sk_passthru_0123456789', long: 'sk_longgop_0123456789', stops: 'sk_nokeys_01234567890' };
 let server: ServerHandle;
 
 beforeAll(async () => {
@@ -15,6 +15,7 @@ beforeAll(async () => {
     streams: [
       { name: 'copy', key: KEYS.copy, profile: 'passthrough' },
       { name: 'longgop', key: KEYS.long, profile: 'passthrough' },
+      { name: 'nokeys', key: KEYS.stops, profile: 'passthrough' },
     ],
   }));
   server = await startServer({}, ['--config', config]);
@@ -105,4 +106,24 @@ describe('passthrough profile', () => {
       await pub.stop();
     }
   }, 90_000);
+
+  it('stops a copied rung whose source stops sending keyframes at twice the segment duration, and names the cause', async () => {
+    // 2 s keyframes for 6 s, then none: a copied segment would grow for as long as the stream lasts
+    const pub = publish(`${server.rtmp}/live/${KEYS.stops}`, { size: '640x360', seconds: 40, gop: 60, encoder: 'obs', keyframesUntil: 6 });
+    try {
+      await waitFor('a failure reported', async () => {
+        const s = JSON.parse((await get(`${server.http}/api/streams/nokeys`)).text) as { lastFailure?: { hint: string } | null };
+        return s.lastFailure?.hint;
+      }, 30_000, 250);
+      const s = JSON.parse((await get(`${server.http}/api/streams/nokeys`)).text) as { lastFailure: { hint: string } };
+      expect(s.lastFailure.hint).toBe('the source stopped sending keyframes: set OBS Settings > Output > Streaming > Keyframe Interval to 2 s (or use a profile without a passthrough rung)');
+      // no segment of the copied rung grew past what rounds to the target duration
+      const text = (await get(`${server.http}/live/nokeys/source/index.m3u8`)).text;
+      const parsed = parseMediaPlaylist(text);
+      expect(parsed.segments.length).toBeGreaterThan(1);
+      for (const seg of parsed.segments) expect(Math.round(seg.duration)).toBeLessThanOrEqual(parsed.targetDuration);
+    } finally {
+      await pub.stop();
+    }
+  }, 60_000);
 });

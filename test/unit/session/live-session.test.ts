@@ -83,7 +83,7 @@ class FakeTranscoder implements TranscoderRun {
   kill() {
     this.resolve({ code: null, signal: 'SIGKILL', requested: false, stderr: ['[fake] killed'] });
   }
-  noteStall() {}
+  note() {}
 }
 
 describe('session state table', () => {

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
-import { buildLadder, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { buildLadder, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
@@ -61,5 +61,25 @@ describe('ffmpeg arguments for the default profile (golden)', () => {
     const tiny = buildLadder(profile, { ...source720, width: 320, height: 240 });
     expect(tiny.map((r) => [r.name, r.width, r.height])).toEqual([['360p', 320, 240]]);
     expect(buildLadder(profile, UNKNOWN_SOURCE).map((r) => r.width)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('the publisher metadata is believed only within reason', () => {
+  const profile = loadProfiles('transcode-profiles').get('default')!;
+  it('a declared 16384x720 or 1000 fps source does not set rung widths or the frame rate', () => {
+    const wide = buildLadder(profile, { ...source720, width: 16384, height: 720, fps: 1000 });
+    for (const r of wide) {
+      expect(r.width).toBe(0); // ffmpeg derives it from the decoded frames (-2)
+      expect(r.fps).toBe(profile.fps);
+    }
+    // and the heights keep the profile's rungs (an unknown size is not upscaled from)
+    expect(wide.map((r) => r.height)).toEqual(buildLadder(profile, UNKNOWN_SOURCE).map((r) => r.height));
+  });
+  it('keeps a plausible source as it is: 1080x1920 portrait at 60 fps', () => {
+    expect(plausibleSource({ ...source720, width: 1080, height: 1920, fps: 60 })).toMatchObject({ width: 1080, height: 1920, fps: 60 });
+    expect(plausibleSource({ ...source720, width: 7680, height: 4320 })).toMatchObject({ width: 7680, height: 4320 });
+    expect(plausibleSource({ ...source720, width: 4000, height: 900 })).toMatchObject({ width: 0, height: 0 }); // wider than 4:1
+    expect(plausibleSource({ ...source720, width: 8, height: 8 })).toMatchObject({ width: 0, height: 0 });
+    expect(plausibleSource({ ...source720, fps: -5 }).fps).toBe(0);
   });
 });
