@@ -147,7 +147,13 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     for (const res of open) res.end();
   });
 
-  const summary = (s: LiveSession, base: string) => ({
+  /**
+   * A failure as the public sees it: when, how ffmpeg ended and what to change. ffmpeg's own lines
+   * (internal paths, the pid, the machine) and the full message are for an admin (and the logs).
+   */
+  const failureFor = (f: NonNullable<LiveSession['lastFailure']>, admin: boolean) =>
+    admin ? f : { at: f.at, code: f.code, signal: f.signal, hint: f.hint };
+  const summary = (s: LiveSession, base: string, admin: boolean) => ({
         name: s.name,
         live: s.isLive,
         state: s.state,
@@ -162,7 +168,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
         ladder: s.ladder,
         restarts: s.restarts,
         memoryBytes: s.memoryBytes,
-        ...(s.lastFailure ? { lastFailure: s.lastFailure } : {}),
+        ...(s.lastFailure ? { lastFailure: failureFor(s.lastFailure, admin) } : {}),
   });
   const find = (name: string) => {
     const s = sessions.get(name);
@@ -172,7 +178,8 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
 
   app.get('/api/streams', { schema: { tags: ['streams'], summary: 'Every live and recently ended stream' } }, async (req) => {
     const base = baseUrl(publicUrl, req);
-    return { streams: sessions.list().map((s) => summary(s, base)) };
+    const admin = adminProblem(req, adminToken) === undefined;
+    return { streams: sessions.list().map((s) => summary(s, base, admin)) };
   });
 
   api.get(
@@ -183,7 +190,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
       // the publisher's address is for operators only
       const admin = adminProblem(req, adminToken) === undefined;
       return {
-        ...summary(s, baseUrl(publicUrl, req)),
+        ...summary(s, baseUrl(publicUrl, req), admin),
         ingest: {
           connected: s.remoteAddress !== undefined,
           connectedAt: s.publisherSince ? new Date(s.publisherSince).toISOString() : null,
@@ -198,7 +205,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
         },
         transcoder: {
           running: s.transcoding,
-          pid: s.transcoderPid ?? null,
+          pid: admin ? s.transcoderPid ?? null : s.transcoderPid ? '(admin only)' : null,
           speed: Math.round(s.rates.speed.perSecond * 100) / 100,
           restarts: s.restarts,
         },

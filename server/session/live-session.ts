@@ -420,18 +420,19 @@ export class LiveSession {
     this.log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderr.slice(-10), hint: this.lastFailure.hint }, 'ffmpeg exited unexpectedly');
     const delay = this.policy.failure(Date.now(), Date.now() - run.startedAt);
     if (delay === undefined) {
-      void this.fail(err.message);
+      // the log keeps ffmpeg's lines; events (SSE, webhooks) go outside: how it ended and the fix only
+      void this.fail(err.message, `ffmpeg exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}; ${this.lastFailure.hint}`);
       return;
     }
     this.log.warn({ inMs: delay, failures: this.policy.failures }, 'restarting ffmpeg');
     this.after(delay, () => void this.replaceRun('restart after failure'));
   }
 
-  private async fail(message: string): Promise<void> {
+  private async fail(message: string, publicReason: string): Promise<void> {
     if (!this.isLive) return;
     this.log.error({ failures: this.policy.failures }, `stream failed: ${message}`);
     await this.end('transcoder failed', 'giveUp');
-    this.deps.events.emit(StreamEvent.Failed, { name: this.name, at: Date.now(), error: message });
+    this.deps.events.emit(StreamEvent.Failed, { name: this.name, at: Date.now(), error: publicReason });
   }
 
   private async stopRun(): Promise<void> {

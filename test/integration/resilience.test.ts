@@ -210,22 +210,40 @@ describe('failures and limits', () => {
     }
   }, 60_000);
 
-  it('an ffmpeg that keeps failing marks the stream failed, with exit code, stderr and a hint', async () => {
+  it('an ffmpeg that keeps failing marks the stream failed: exit code and hint for all, stderr for an admin, a clean reason in the event', async () => {
     // A stand-in for an ffmpeg that cannot decode the source (HEVC from OBS 30+): it answers
     // -version (and fluent-ffmpeg's capability queries) like the real one and fails every run the way
     // ffmpeg 5.1 does.
     const fake = tempFile('ffmpeg', `#!/bin/sh\ncase "$*" in *-version*|*-formats*|*-encoders*|*-codecs*|*-filters*) exec ffmpeg "$@";; esac\necho "[flv @ 0x1] Video codec 12 is not implemented." >&2\necho "Decoder (codec hevc) not found for input stream #0:0" >&2\nexit 1\n`);
     execFileSync('chmod', ['+x', fake]);
-    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash}`, FFMPEG_PATH: fake });
+    const ADMIN = 'admin-token-for-the-crash-test';
+    const server = await startServer({ ORIGIN_STREAM_KEYS: `crash:${KEYS.crash}`, FFMPEG_PATH: fake, ORIGIN_ADMIN_TOKEN: ADMIN });
+    const events: string[] = [];
+    const sse = await fetch(`${server.http}/api/events`);
+    void (async () => {
+      const reader = sse.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        events.push(Buffer.from(value!).toString());
+      }
+    })();
     const pub = publish(`${server.rtmp}/live/${KEYS.crash}`, SMALL);
     try {
       await waitFor('the stream to fail', async () => (await api(server, 'crash'))?.state === 'failed', 40_000, 250);
       const s = (await api(server, 'crash'))!;
       expect(s.live).toBe(false);
-      const failure = s.lastFailure as { code: number; stderr: string[]; hint: string };
+      // the public sees how ffmpeg ended and the fix; its lines (paths, pid) are for an admin
+      const failure = s.lastFailure as { code: number; stderr?: string[]; hint: string };
       expect(failure.code).toBe(1);
-      expect(failure.stderr.join('\n')).toContain('Decoder (codec hevc) not found');
+      expect(failure.stderr).toBeUndefined();
       expect(failure.hint).toContain('H.264');
+      const adminView = JSON.parse((await get(`${server.http}/api/streams/crash`, { headers: { authorization: `Bearer ${ADMIN}` } })).text) as { lastFailure: { stderr: string[] } };
+      expect(adminView.lastFailure.stderr.join('\n')).toContain('Decoder (codec hevc) not found');
+      await waitFor('the failed event', () => events.join('').includes('event: stream.failed'), 5000, 50);
+      const failedEvent = events.join('').split('event: stream.failed\ndata: ')[1]!.split('\n')[0]!;
+      expect(JSON.parse(failedEvent)).toMatchObject({ name: 'crash', error: expect.stringMatching(/^ffmpeg exited with code 1; .*H\.264/) });
+      expect(failedEvent).not.toContain('Decoder');
       const failed = server.logs().find((l) => String(l.msg).startsWith('stream failed'));
       expect(failed).toMatchObject({ stream: 'crash', level: 50 });
       expect(String(failed!.msg)).toContain('ffmpeg exited with code 1');
@@ -233,6 +251,7 @@ describe('failures and limits', () => {
       // the publisher is let go, so OBS's own reconnect gets a fresh session
       await waitFor('publisher disconnected', () => pub.proc.exitCode !== null, 5000);
     } finally {
+      await sse.body?.cancel().catch(() => {});
       await pub.stop();
       await server.stop('SIGKILL');
     }
