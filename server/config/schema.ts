@@ -50,7 +50,7 @@ export const ConfigSchema = Type.Object(
     reconnectGraceSeconds: Type.Number({ minimum: 0, maximum: 600, default: 15, description: 'a dropped publisher may come back this long and continue the same playlists' }),
     endedRetentionSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 300, description: 'an ended stream stays served (with ENDLIST) this long' }),
     maxStreams: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'live streams at most; more publishers are refused' }),
-    maxMediaMemoryMB: Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: 'media held in memory at most; new publishers are refused above it' }),
+    maxMediaMemoryMB: Type.Integer({ minimum: 16, maximum: 1048576, default: 2048, description: 'media held in memory at most: new publishers are refused above it, and while streams run ended ones go first, then the biggest live one fails' }),
     adminToken: Type.Optional(
       Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', description: 'bearer token for the admin API (kick, sessions, tokens); without it those routes are off' }),
     ),

@@ -428,6 +428,11 @@ export class LiveSession {
     this.after(delay, () => void this.replaceRun('restart after failure'));
   }
 
+  /** Ends a live stream as failed for a reason of the server's (e.g. its memory limit). */
+  giveUp(reason: string): Promise<void> {
+    return this.fail(reason, reason);
+  }
+
   private async fail(message: string, publicReason: string): Promise<void> {
     if (!this.isLive) return;
     this.log.error({ failures: this.policy.failures }, `stream failed: ${message}`);

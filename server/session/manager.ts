@@ -27,6 +27,9 @@ export function streamForKey(streams: readonly StreamConfig[], key: string): Str
   return found;
 }
 
+/** How often the media memory limit is checked while streams run (ms). */
+const MEMORY_CHECK_MS = 2000;
+
 /** Limits and lifetimes. */
 export interface ManagerOptions {
   streams: readonly StreamConfig[];
@@ -50,6 +53,7 @@ export class SessionManager {
    */
   private readonly previous = new Map<string, LiveSession>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly memoryCheck: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly stopRetaining: () => void;
   private closing = false;
@@ -63,6 +67,29 @@ export class SessionManager {
       const s = this.sessions.get(name);
       if (s) this.retain(s);
     });
+    this.memoryCheck = setInterval(() => this.enforceMemoryLimit(), MEMORY_CHECK_MS);
+    this.memoryCheck.unref();
+  }
+
+  /**
+   * ORIGIN_MAX_MEDIA_MB while streams run (admission alone let running streams grow past it):
+   * over the limit, ended streams kept for late viewers are let go first; if that is not enough,
+   * the live stream holding the most media fails, with the reason in its log line and events.
+   */
+  enforceMemoryLimit(): void {
+    const limit = this.opts.maxMediaBytes;
+    if (this.memoryBytes <= limit) return;
+    const before = this.memoryBytes;
+    this.previous.clear();
+    for (const s of this.list()) if (!s.isLive) this.sessions.delete(s.name);
+    if (this.memoryBytes <= limit) {
+      this.log.warn({ memoryMB: Math.round(before / 2 ** 20), limitMB: Math.round(limit / 2 ** 20) }, 'media memory over the limit (ORIGIN_MAX_MEDIA_MB): ended streams let go early');
+      return;
+    }
+    const biggest = this.list().filter((s) => s.isLive).sort((a, b) => b.memoryBytes - a.memoryBytes)[0];
+    if (!biggest) return;
+    this.log.error({ stream: biggest.name, streamMB: Math.round(biggest.memoryBytes / 2 ** 20), memoryMB: Math.round(this.memoryBytes / 2 ** 20), limitMB: Math.round(limit / 2 ** 20) }, 'media memory over the limit (ORIGIN_MAX_MEDIA_MB): failing the stream that holds the most');
+    void biggest.giveUp(`the server is over its media memory limit (ORIGIN_MAX_MEDIA_MB) and this stream held the most media (${Math.round(biggest.memoryBytes / 2 ** 20)} MiB)`);
   }
 
   /**
@@ -171,6 +198,7 @@ export class SessionManager {
   /** Ends every session (shutdown): refuses new publishers, ENDLIST everywhere, every ffmpeg stopped. */
   async close(reason = 'server shutting down'): Promise<void> {
     this.closing = true;
+    clearInterval(this.memoryCheck);
     await Promise.all(this.list().map((s) => s.end(reason)));
     this.stopRetaining();
     for (const t of this.timers) clearTimeout(t);

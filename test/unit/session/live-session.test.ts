@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildOrigin } from '../../../server/origin/app.js';
 import { SessionManager } from '../../../server/session/manager.js';
-import { StreamEvents } from '../../../server/events.js';
+import { StreamEvent, StreamEvents } from '../../../server/events.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import type { FlvSubscription, IngestPublish } from '../../../server/ingest/rtmp-ingest.js';
 import type { TranscoderOptions, TranscoderExit } from '../../../server/transcode/transcoder.js';
@@ -282,5 +282,28 @@ describe('LiveSession with a fake transcoder, served by the real routes', () => 
     expect(state()).toBe('live');
     await waitFor('the last run listed', async () => (await app.inject('/live/cam/360p/index.m3u8')).body.includes(`-${FakeTranscoder.runs.length - 1}.mp4`), 5000, 10);
     expect((await crawl()).bad).toEqual([]);
+  });
+
+  it('the media memory limit holds while streams run: over it, the stream holding the most fails with the reason', async () => {
+    const failed: Array<{ name: string; error: string }> = [];
+    const events = new StreamEvents();
+    events.on(StreamEvent.Failed, (e) => failed.push(e));
+    const small = new SessionManager(
+      { streams: [{ name: 'cam', key: KEY }], profiles: loadProfiles(), defaultProfile: 'default', endedRetentionMs: 60_000, maxStreams: 2, maxMediaBytes: 64 * 1024 },
+      { ffmpegPath: 'ffmpeg', runDir: '/tmp', logger: pino({ level: 'silent' }), events, reconnectGraceMs: graceMs, createTranscoder: (o) => new FakeTranscoder(o) },
+    );
+    try {
+      expect(small.onPublish(new FakePublish())).toBeNull(); // admitted: nothing held yet
+      await waitFor('over the limit', () => small.memoryBytes > 64 * 1024, 5000, 10);
+      expect(small.get('cam')!.state).not.toBe('failed');
+      small.enforceMemoryLimit();
+      await waitFor('failed', () => small.get('cam')!.state === 'failed' && failed.length > 0, 3000, 10);
+      expect(failed).toEqual([{ name: 'cam', at: expect.any(Number), error: expect.stringMatching(/^the server is over its media memory limit \(ORIGIN_MAX_MEDIA_MB\) and this stream held the most media/) }]);
+      // the ended stream is let go at the next check, and memory is back under the limit
+      small.enforceMemoryLimit();
+      expect(small.memoryBytes).toBeLessThanOrEqual(64 * 1024);
+    } finally {
+      await small.close();
+    }
   });
 });
