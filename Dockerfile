@@ -1,6 +1,8 @@
 # live-origin: RTMP ingest on 1935, HLS origin + player on 8000.
+# Node 22 LTS: Node 20 reached end of life in April 2026 (package.json's engines still allows
+# 20.19+, for machines that have only that).
 # Build stage: TypeScript and the player bundle need the dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +13,7 @@ RUN npm run build
 
 # Runtime: Debian's ffmpeg (5.1, libx264 + AAC), production dependencies only. The optional npm
 # ffmpeg binaries are left out (--omit=optional): the system ffmpeg is the one to use here.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg ca-certificates \
  && rm -rf /var/lib/apt/lists/*
