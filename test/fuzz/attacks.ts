@@ -176,3 +176,40 @@ export async function guessKeys(port: number, count: number): Promise<Array<numb
   }
   return out;
 }
+
+/**
+ * Every second for `seconds`: one connection, `perBurst` pipelined blocking reloads of `path` for
+ * two segments ahead, then FIN at once (the client leaves; its holds must go with it).
+ */
+export async function heldFlood(httpPort: number, path: string, perBurst: number, seconds: number): Promise<{ bursts: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}${path}`)).text();
+  const edge = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0) + (text.match(/^#EXTINF/gm) ?? []).length;
+  let bursts = 0;
+  for (let i = 0; i < seconds; i++) {
+    const target = edge + 2 + Math.floor(i / 2);
+    const s = connect(httpPort, '127.0.0.1', () => s.end(`GET ${path}?_HLS_msn=${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`.repeat(perBurst)));
+    s.on('error', () => {});
+    s.on('data', () => {});
+    setTimeout(() => s.destroy(), 8000).unref();
+    bursts++;
+    await sleep(1000);
+  }
+  return { bursts };
+}
+
+/** Opens `count` /api/events streams (200 at a time) and keeps those answered 200 for `holdMs`. */
+export async function sseFlood(httpPort: number, count: number, holdMs: number): Promise<{ ok: number; refused: number }> {
+  let ok = 0;
+  let refused = 0;
+  const socks: Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = connect(httpPort, '127.0.0.1', () => s.write('GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+    s.once('data', (d) => (d.toString().startsWith('HTTP/1.1 200') ? ok++ : refused++));
+    s.on('error', () => {});
+    socks.push(s);
+    if (i % 200 === 199) await sleep(50);
+  }
+  await sleep(holdMs);
+  for (const s of socks) s.destroy();
+  return { ok, refused };
+}
