@@ -118,7 +118,9 @@ describe('hostile RTMP clients', () => {
     console.log(`play x60: closed by the server ${closedByServer}, RSS ${r0.toFixed(0)} -> ${r1.toFixed(0)} MiB`);
     expect(closedByServer).toBe(60);
     expect(await refused('play')).toBe(play0 + 60);
-    expect(r1 - r0).toBeLessThanOrEqual(16);
+    // NMS kept ~8 MiB per such connection (618 MiB for 60); what is left here is garbage not yet
+    // collected (RSS moves by tens of MiB under the parallel test suite)
+    expect(r1 - r0).toBeLessThanOrEqual(48);
   }, 60_000);
 
   it('caps connections per address, and a message buffer claimed before a publish is refused', async () => {
