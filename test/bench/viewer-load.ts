@@ -1,0 +1,116 @@
+/**
+ * The load generator of `npm run bench:viewers` (its own process, so its CPU is counted apart):
+ * `tsx test/bench/viewer-load.ts <base url> <viewers> <seconds>` runs that many simulated LL-HLS
+ * viewers, each as hls.js does it: one media playlist (renditions spread evenly), then a loop of a
+ * blocking reload for the next part (`_HLS_msn`/`_HLS_part`) and a fetch of each new part. Prints
+ * one JSON line: part fetch times (ms, median and p95), playlist answers, errors by kind, its CPU.
+ * undici's `request` (not `fetch`, which costs several times the CPU per request): the generator
+ * shares the 2 cores with the origin, and was the bottleneck with `fetch`.
+ */
+import { Agent, request } from 'undici';
+const [base, viewersArg, secondsArg] = process.argv.slice(2);
+const viewers = Number(viewersArg);
+const seconds = Number(secondsArg);
+if (!base || !(viewers > 0) || !(seconds > 0)) {
+  console.error('usage: viewer-load.ts <http://host:port/live/name> <viewers> <seconds>');
+  process.exit(2);
+}
+
+// one keep-alive connection per viewer at most, as a browser tab would use for the origin
+const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: viewers * 2, pipelining: 1 });
+async function get(url: string, timeoutMs = 8000): Promise<{ status: number; text: () => Promise<string>; drain: () => Promise<void> }> {
+  const res = await request(url, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  return { status: res.statusCode, text: () => res.body.text(), drain: async () => void (await res.body.arrayBuffer()) };
+}
+
+const master = await (await get(`${base}/master.m3u8`)).text();
+const variants = master.split('\n').filter((l) => l.endsWith('index.m3u8'));
+const partTimes: number[] = [];
+const errors: Record<string, number> = {};
+let playlists = 0;
+const deadline = Date.now() + seconds * 1000;
+const cpu0 = process.cpuUsage();
+const error = (kind: string) => (errors[kind] = (errors[kind] ?? 0) + 1);
+
+/** The next part to ask for, from a playlist: after the last listed part (or the hint). */
+function nextDirective(text: string): { msn: number; part: number } | undefined {
+  const seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1]);
+  const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(text)?.[1] ?? 0);
+  if (!Number.isFinite(seq)) return undefined;
+  const lines = text.split('\n');
+  let msn = seq + skipped;
+  let parts = 0;
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-PART:')) parts++;
+    if (line.startsWith('#EXTINF')) {
+      msn++;
+      parts = 0;
+    }
+  }
+  return { msn, part: parts };
+}
+
+/** Part URIs listed in a playlist. */
+const partUris = (text: string) => [...text.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]+)"/g)].map((m) => m[1]!);
+
+async function viewer(i: number): Promise<void> {
+  const variant = variants[i % variants.length]!;
+  const dir = `${base}/${variant.split('/')[0]}`;
+  const url = `${base}/${variant}`;
+  const seen = new Set<string>();
+  let text: string;
+  try {
+    text = await (await get(url)).text();
+  } catch {
+    error('first playlist');
+    return;
+  }
+  for (const uri of partUris(text)) seen.add(uri);
+  // start on the edge, as hls.js does
+  while (Date.now() < deadline) {
+    const next = nextDirective(text);
+    if (!next) {
+      error('unreadable playlist');
+      return;
+    }
+    try {
+      const res = await get(`${url}?_HLS_msn=${next.msn}&_HLS_part=${next.part}&_HLS_skip=YES`);
+      const body = await res.text();
+      playlists++;
+      if (res.status !== 200) {
+        error(`playlist ${res.status}`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      text = body;
+    } catch (err) {
+      error(`playlist ${(err as Error).name}`);
+      continue;
+    }
+    for (const uri of partUris(text)) {
+      if (seen.has(uri)) continue;
+      seen.add(uri);
+      const t = performance.now();
+      try {
+        const res = await get(`${dir}/${uri}`);
+        await res.drain();
+        if (res.status !== 200) error(`part ${res.status}`);
+        else partTimes.push(performance.now() - t);
+      } catch (err) {
+        error(`part ${(err as Error).name}`);
+      }
+    }
+    if (seen.size > 400) seen.clear(); // old parts are out of the window by then
+  }
+}
+
+// joined over the first 2 s, as an audience does, not in one instant
+await Promise.all(Array.from({ length: viewers }, (_, i) => new Promise((r) => setTimeout(r, (2000 * i) / viewers)).then(() => viewer(i))));
+const cpu = process.cpuUsage(cpu0);
+await dispatcher.close();
+partTimes.sort((a, b) => a - b);
+const q = (p: number) => (partTimes.length ? +partTimes[Math.min(partTimes.length - 1, Math.floor(p * partTimes.length))]!.toFixed(1) : null);
+console.log(JSON.stringify({
+  viewers, seconds, parts: partTimes.length, playlists, partMedianMs: q(0.5), partP95Ms: q(0.95), errors,
+  generatorCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+}));

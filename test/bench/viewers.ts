@@ -1,0 +1,101 @@
+/**
+ * `npm run bench:viewers`: how many LL-HLS viewers one node serves. One server, one 720p30
+ * publish with the `passthrough` profile (the source copied + 360p + audio: the lightest ladder
+ * of several renditions, so that ffmpeg leaves the 2 cores to serving), and simulated viewers (test/bench/viewer-load.ts, in
+ * its own process: blocking reloads + part fetches, renditions spread evenly) in steps of
+ * 250, 500, 1000, 1500, 2000 for 20 s each, until part fetch p95 passes 200 ms or errors appear.
+ * Reports per step: part fetch median / p95, errors, the origin's CPU (from /proc) and the
+ * generator's, and writes the table to BENCHMARKS.md with the machine. Bounded: ≤ 5 steps × ~25 s.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { ffmpegChildren, get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
+
+const NAME = 'bench';
+const KEY = 'sk_viewers_0123456789ab';
+const STEPS = [250, 500, 1000, 1500, 2000];
+const SECONDS = 20;
+const TICKS = 100; // USER_HZ
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+interface Step {
+  viewers: number;
+  parts: number;
+  partMedianMs: number | null;
+  partP95Ms: number | null;
+  errors: Record<string, number>;
+  originCpuPercent: number;
+  generatorCpuPercent: number;
+  /** The publishing ffmpeg and the transcoder: the rest of the machine's load. */
+  ffmpegCpuPercent: number;
+}
+
+// More held requests than the defaults allow for one rendition: this measures the node, not the cap.
+const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}`, ORIGIN_PROFILE: 'passthrough', ORIGIN_HTTP_MAX_HELD_PER_RENDITION: '10000', ORIGIN_HTTP_MAX_HELD: '20000' });
+const pub = publish(`${server.rtmp}/live/${KEY}`, { seconds: STEPS.length * (SECONDS + 10) + 60, gop: 60, encoder: 'obs' });
+const steps: Step[] = [];
+let renditions: string[] = [];
+try {
+  const base = `${server.http}/live/${NAME}`;
+  await waitFor('the renditions live', async () => (await get(`${base}/master.m3u8`)).text.split('index.m3u8').length >= 3, 60_000, 500);
+  renditions = (await get(`${base}/master.m3u8`)).text.split('\n').filter((l) => l.endsWith('index.m3u8')).map((l) => l.split('/')[0]!);
+  await sleep(4000);
+  for (const viewers of STEPS) {
+    const cpu0 = cpuSeconds(server.proc.pid!);
+    const media = [pub.proc.pid!, ...ffmpegChildren(server.proc.pid!)];
+    const media0 = media.reduce((a, pid) => a + cpuSeconds(pid), 0);
+    const t0 = Date.now();
+    const out = execFileSync('node', ['--import', 'tsx', 'test/bench/viewer-load.ts', base, String(viewers), String(SECONDS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const wall = (Date.now() - t0) / 1000;
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Omit<Step, 'originCpuPercent' | 'generatorCpuPercent' | 'ffmpegCpuPercent'> & { generatorCpuSeconds: number };
+    const step: Step = {
+      viewers, parts: r.parts, partMedianMs: r.partMedianMs, partP95Ms: r.partP95Ms, errors: r.errors,
+      originCpuPercent: Math.round((100 * (cpuSeconds(server.proc.pid!) - cpu0)) / wall),
+      generatorCpuPercent: Math.round((100 * r.generatorCpuSeconds) / wall),
+      ffmpegCpuPercent: Math.round((100 * (media.reduce((a, pid) => a + cpuSeconds(pid), 0) - media0)) / wall),
+    };
+    steps.push(step);
+    console.log(JSON.stringify(step));
+    if ((step.partP95Ms ?? Infinity) > 200 || Object.keys(step.errors).length > 0) break;
+
+    await sleep(3000);
+  }
+} finally {
+  await pub.stop();
+  await server.stop('SIGKILL');
+  killAll();
+}
+
+const limit = steps.at(-1);
+const ok = steps.filter((s) => (s.partP95Ms ?? Infinity) <= 200 && Object.keys(s.errors).length === 0);
+const best = ok.at(-1);
+const row = (s: Step) => `| ${s.viewers} | ${s.parts} | ${s.partMedianMs ?? '–'} / ${s.partP95Ms ?? '–'} | ${Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${s.originCpuPercent} % | ${s.generatorCpuPercent} % | ${s.ffmpegCpuPercent} % | ${s.originCpuPercent ? ((s.originCpuPercent / 100) * 1000 / s.viewers).toFixed(2) : '–'} ms/s |`;
+const date = new Date().toISOString().slice(0, 10);
+const section = `## Viewers per node (\`npm run bench:viewers\`)
+
+Measured ${date} on ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.
+One server, one 720p30 publish (x264 veryfast, 2 s GOP) with the \`passthrough\` profile (renditions
+${renditions.join(', ')}: the source copied, so that ffmpeg leaves the cores to serving), simulated LL-HLS viewers in one other process on the
+same 2 cores (blocking reload for the next part with \`_HLS_skip=YES\`, then each new part; renditions
+spread evenly; joined over 2 s), ${SECONDS} s per step, steps until part fetch p95 passes 200 ms or
+errors appear. Part times are from request to last byte, as the generator sees them (it shares the
+cores with the origin, so they include its own scheduling). CPU is of one core (100 % = one core).
+
+| viewers | parts fetched | part fetch median / p95 ms | errors | origin CPU | generator CPU | publisher + ffmpeg CPU | origin CPU per viewer |
+|---|---|---|---|---|---|---|---|
+${steps.map(row).join('\n')}
+
+${best ? `Highest step within the bound: ${best.viewers} viewers (${Math.round(best.viewers / cpus().length)} per core of this machine, the generator included on the same cores).` : 'No step stayed within the bound.'}
+${limit && limit.generatorCpuPercent >= 85 && limit.originCpuPercent < 60 ? `At ${limit.viewers} viewers the generator used ${limit.generatorCpuPercent} % of a core and the origin ${limit.originCpuPercent} %: on this machine the load generator (one Node process), not the origin, sets the knee; the origin's own limit is above it and needs a generator on other cores to find.` : ''}
+`;
+const file = 'BENCHMARKS.md';
+const text = readFileSync(file, 'utf8');
+const marker = /## Viewers per node[\s\S]*?(?=\n## |$)/;
+writeFileSync(file, marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`);
+console.log(section);
