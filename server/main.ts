@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   });
   const app = await buildOrigin({
     logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
-    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest,
+    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest, syncLatencySeconds: config.syncLatencySeconds,
     limits: {
       maxHeldPerRendition: config.httpMaxHeldPerRendition,
       maxHeld: config.httpMaxHeld,

@@ -4,6 +4,7 @@
 // Safari plays the same URL natively.
 import Hls, { type ErrorData } from 'hls.js';
 import { StatsGraph } from './stats-graph.js';
+import { clockOffset, steer, type ClockSample } from './sync.js';
 
 const name = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
 // /embed/<name>: the same page for an <iframe>, the player alone filling it (style.css `body.embed`).
@@ -91,6 +92,8 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
   }
   // LL-HLS when the playlists carry parts (?lowLatency=0 forces standard HLS, for comparisons).
   const lowLatency = new URLSearchParams(location.search).get('lowLatency') !== '0' && live.media.includes('#EXT-X-PART-INF');
+  const sync = await syncTarget();
+  if (gen !== generation) return;
   const player = new Hls({
     // With parts, hls.js targets PART-HOLD-BACK (0.6 s) behind live and uses blocking playlist
     // reloads. Without, 3 s behind: a whole segment (2 s) is published when it ends and the
@@ -98,13 +101,14 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     // liveSync* option overrides PART-HOLD-BACK in hls.js, so it is only given without parts.)
     lowLatencyMode: lowLatency,
     ...(lowLatency ? {} : { liveSyncDuration: 3 }),
-    // Catch up by playing up to 1.5x when behind the target (1 would never catch up).
-    maxLiveSyncPlaybackRate: 1.5,
+    // Catch up by playing up to 1.5x when behind the target (1 would never catch up). With a sync
+    // target the page steers the rate itself (0.95-1.05) and hls.js must leave it alone.
+    maxLiveSyncPlaybackRate: sync === undefined ? 1.5 : 1,
     // After a stall hls.js moves its target 1 s further from live, for good. A player that starts
     // on a just-published stream (first segment 1 s long) may stall once while the first parts
     // arrive, which then cost a whole second of latency for the session (measured: 1.74 s instead
     // of ~1.1 s). One part's worth per stall still backs off on a network that keeps stalling.
-    liveSyncOnStallIncrease: 0.2,
+    liveSyncOnStallIncrease: sync === undefined ? 0.2 : 0,
     backBufferLength: 30,
     // ?debug=1 prints hls.js's own log to the console (which fragment, which start position, why).
     debug: new URLSearchParams(location.search).get('debug') === '1',
@@ -148,6 +152,46 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
   player.loadSource(src);
   player.attachMedia(video);
 }
+
+/**
+ * The wall-clock target (s behind live) of this page, if any: `?sync=<s>`, else the server's
+ * ORIGIN_SYNC_LATENCY; with it, the server's clock offset, measured once per page.
+ */
+let clock: { offset: number; target: number } | undefined | null = null;
+async function syncTarget(): Promise<number | undefined> {
+  if (clock !== null) return clock?.target;
+  const asked = Number(new URLSearchParams(location.search).get('sync'));
+  const samples: ClockSample[] = [];
+  let serverDefault: number | null = null;
+  for (let i = 0; i < 5; i++) {
+    const sentAt = Date.now();
+    const answer = await fetch('/api/time', { cache: 'no-store' }).then((r) => (r.ok ? (r.json() as Promise<{ now: number; syncLatency: number | null }>) : null)).catch(() => null);
+    if (!answer) break;
+    samples.push({ sentAt, receivedAt: Date.now(), serverNow: answer.now });
+    serverDefault = answer.syncLatency;
+  }
+  const target = asked > 0 ? asked : serverDefault ?? undefined;
+  const offset = clockOffset(samples);
+  clock = target !== undefined && offset !== undefined ? { offset, target } : undefined;
+  return clock?.target;
+}
+
+// Steering to the target: the frame on screen should be `target` s old by the server's clock.
+setInterval(() => {
+  const player = hls;
+  if (!clock || !player || video.paused || video.seeking) return;
+  const date = player.playingDate;
+  if (!date) return;
+  const error = (Date.now() + clock.offset - date.getTime()) / 1000 - clock.target;
+  const action = steer(error);
+  if ('seekBy' in action) {
+    const b = video.buffered;
+    const to = video.currentTime + action.seekBy;
+    // only within what is buffered (ahead: else hls.js's own edge logic brings us to live)
+    if (b.length && to >= b.start(0) && to <= b.end(b.length - 1) - 0.1) video.currentTime = to;
+    video.playbackRate = 1;
+  } else if (video.playbackRate !== action.rate) video.playbackRate = action.rate;
+}, 250);
 
 // The stream ended (ENDLIST reached): say so, and resume by itself when it comes back.
 function streamEnded(): void {

@@ -80,6 +80,7 @@ export const ConfigSchema = Type.Object(
     httpRequestTimeoutSeconds: Type.Number({ minimum: 1, maximum: 600, default: HTTP.requestTimeoutSeconds, description: 'a client must send its whole request within this time' }),
     httpKeepAliveSeconds: Type.Number({ minimum: 1, maximum: 3600, default: HTTP.keepAliveSeconds, description: 'an idle keep-alive connection is closed after this (keep it above your CDN\'s own)' }),
     http2MaxStreams: Type.Integer({ minimum: 1, maximum: 10000, default: HTTP.http2MaxStreams, description: 'HTTP/2 streams at once per connection (HTTPS only)' }),
+    syncLatencySeconds: Type.Optional(Type.Number({ minimum: 0.3, maximum: 30, description: 'the bundled player keeps every viewer this far (s) behind live, in step by the server clock (a page\'s ?sync=<s> overrides; off by default)' })),
     httpMaxRequestsPerConnection: Type.Integer({ minimum: 1, maximum: 1000000, default: HTTP.maxRequestsPerConnection, description: 'requests one HTTP/1.1 connection may make before it is closed (a client pipelining past it loses the connection)' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -133,6 +134,7 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   httpKeepAliveSeconds: 'ORIGIN_HTTP_KEEPALIVE_TIMEOUT',
   http2MaxStreams: 'ORIGIN_HTTP2_MAX_STREAMS',
   httpMaxRequestsPerConnection: 'ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION',
+  syncLatencySeconds: 'ORIGIN_SYNC_LATENCY',
   drainSeconds: 'ORIGIN_DRAIN_SECONDS',
 };
 

@@ -30,6 +30,8 @@ export interface ApiOptions {
   playbackSecret: string | undefined;
   /** /api/events caps: streams per server and per address, and each one's lifetime. */
   sse: { max: number; maxPerIp: number; lifetimeMs: number };
+  /** ORIGIN_SYNC_LATENCY, told to players by /api/time. */
+  syncLatencySeconds?: number | undefined;
 }
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name' });
@@ -91,6 +93,13 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
   });
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // The server's clock in ms (a Date header has whole seconds): players that steer to a wall-clock
+  // target (player/src/sync.ts) correct their own clock by it, and learn the default target.
+  app.get('/api/time', { schema: { tags: ['streams'], summary: 'The server clock (ms) and the default sync target of the bundled player' } }, async () => ({
+    now: Date.now(),
+    syncLatency: opts.syncLatencySeconds ?? null,
+  }));
 
   // Server-sent events: the directory page updates when a stream starts or ends, without polling.
   // (SSE over a WebSocket: one-way is all it needs, it passes proxies as plain HTTP, and the

@@ -34,6 +34,8 @@ export interface OriginOptions {
   rtmp?: RtmpDoorStats;
   /** Caps and timeouts (DEFAULT_HTTP_LIMITS for what is not given). */
   limits?: Partial<HttpLimits>;
+  /** ORIGIN_SYNC_LATENCY: the bundled player's default wall-clock target (off when undefined). */
+  syncLatencySeconds?: number | undefined;
 }
 
 const MAX_ECHO = 200;
@@ -143,6 +145,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   await app.register(apiRoutes, {
     sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events, metrics, adminToken: opts.adminToken, playbackSecret: opts.playbackSecret,
     sse: { max: limits.sseMax, maxPerIp: limits.sseMaxPerIp, lifetimeMs: limits.sseLifetimeSeconds * 1000 },
+    syncLatencySeconds: opts.syncLatencySeconds,
   });
   await app.register(playerRoutes, { root: opts.playerRoot });
   return app;
