@@ -76,6 +76,7 @@ function describeLevel(index: number): string {
 /** (Re)starts playback once the stream is live; used at load and when a stream comes back. */
 async function start(waitingMessage = 'Waiting for the stream…'): Promise<void> {
   const gen = ++generation;
+  stillSince = Date.now();
   hls?.destroy();
   hls = undefined;
   const live = await waitForLive(gen, waitingMessage);
@@ -233,18 +234,36 @@ function forgetOldStalls(): void {
   const base = hls.lowLatencyMode && details.partHoldBack ? details.partHoldBack : 3;
   if (target > base + 0.05) hls.targetLatency = base;
 }
+/** When playback last moved (or was paused, or started): how long it has sat still. */
+let stillSince = Date.now();
 setInterval(() => {
+  const now = Date.now();
   const moved = video.currentTime !== lastTime;
   lastTime = video.currentTime;
-  if (video.paused) return;
+  if (video.paused || !hls) {
+    stillSince = now;
+    return;
+  }
   if (moved) {
+    stillSince = now;
     clearTimeout(stallTimer);
     if (status.textContent === STALLED) setStatus(null);
     forgetOldStalls();
     return;
   }
   const b = video.buffered;
+  const still = now - stillSince;
   if (endOfStream && b.length > 0 && b.end(b.length - 1) - video.currentTime < 0.5) streamEnded();
+  // BUFFER_EOS may not come (seen once after a drop past the grace: the page sat at the end of the
+  // last run, neither playing nor ended, and missed the comeback): an ended playlist and 3 s
+  // without moving is the end too.
+  else if (hls.latestLevelDetails?.live === false && still >= 3000) streamEnded();
+  // A live stream that has not moved for 20 s is started again from its edge (hls.js recovers by
+  // itself long before; this is for a state it does not leave).
+  else if (still >= 20_000) {
+    stillSince = now;
+    void start(STALLED);
+  }
 }, 500);
 
 quality.addEventListener('change', () => {
