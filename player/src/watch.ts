@@ -62,6 +62,12 @@ async function waitForLive(gen: number, message: string): Promise<{ master: stri
     if (master && first) {
       const media = await fetch(new URL(first, new URL(src, location.href))).then((r) => (r.ok ? r.text() : null)).catch(() => null);
       if (media && !media.includes('#EXT-X-ENDLIST')) return { master, media };
+      // an ended stream says so (a viewer who opens it after the end, too), and is watched for a comeback
+      if (media) {
+        setStatus('Stream ended');
+        await sleep(2000);
+        continue;
+      }
     }
     setStatus(message);
     await sleep(2000);

@@ -114,6 +114,14 @@ describe.skipIf(skip !== undefined)('the bundled player (Chromium)', () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 2));
     await pub!.stop();
     await page.waitForFunction(() => document.getElementById('status')!.textContent === 'Stream ended' && !document.getElementById('status')!.hidden, undefined, { timeout: 20_000 });
+    // a viewer who opens the page after the end is told so too (not "Waiting for the stream…")
+    const late = await browser.newPage();
+    try {
+      await late.goto(`${server.http}/watch/${NAME}`);
+      await late.waitForFunction(() => document.getElementById('status')!.textContent === 'Stream ended' && !document.getElementById('status')!.hidden, undefined, { timeout: 10_000 });
+    } finally {
+      await late.close();
+    }
     pub = publish(`${server.rtmp}/live/${KEY}`, { seconds: 120 });
     await page.waitForFunction(() => document.getElementById('status')!.hidden, undefined, { timeout: 30_000 });
     await page.waitForFunction(() => {
