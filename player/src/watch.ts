@@ -156,6 +156,8 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     if (hls === player) endOfStream = true;
   });
   endOfStream = false;
+  startedAt = Date.now();
+  joinedEdge = false;
   player.loadSource(src);
   player.attachMedia(video);
 }
@@ -240,6 +242,27 @@ function forgetOldStalls(): void {
   const base = hls.lowLatencyMode && details.partHoldBack ? details.partHoldBack : 3;
   if (target > base + 0.05) hls.targetLatency = base;
 }
+/**
+ * hls.js catches up by rate only within `target + target duration` of its target: a player that
+ * starts further back (a page opened the moment a stream became playable, its playlist still one
+ * short segment long) stays there for good (seen in CI: 3.5 s behind for 30 s). In the first 15 s
+ * after a (re)start, a player more than 1.5 s behind its target jumps to hls.js's live position once.
+ */
+let startedAt = 0;
+let joinedEdge = false;
+function joinAtTheEdge(now: number): void {
+  const player = hls;
+  if (!player || joinedEdge || clock || now - startedAt > 15_000) return;
+  const latency = player.latency;
+  const target = player.targetLatency;
+  const position = player.liveSyncPosition;
+  if (!Number.isFinite(latency) || target == null || position == null) return;
+  if (latency > target + 1.5 && position > video.currentTime + 1) {
+    joinedEdge = true;
+    video.currentTime = position;
+  }
+}
+
 /** When playback last moved (or was paused, or started): how long it has sat still. */
 let stillSince = Date.now();
 setInterval(() => {
@@ -255,6 +278,7 @@ setInterval(() => {
     clearTimeout(stallTimer);
     if (status.textContent === STALLED) setStatus(null);
     forgetOldStalls();
+    joinAtTheEdge(now);
     return;
   }
   const b = video.buffered;
