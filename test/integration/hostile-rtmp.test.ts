@@ -17,6 +17,8 @@ let rtmpPort: number;
 /** msn -> whether a DISCONTINUITY preceded it, for every segment the poller saw. */
 const seen = new Map<number, boolean>();
 let polling = true;
+/** Playlist answers other than 200 during the attacks (none expected). */
+const badAnswers: string[] = [];
 let poller: Promise<void>;
 
 async function metric(name: string, labels = ''): Promise<number> {
@@ -41,7 +43,9 @@ beforeAll(async () => {
   await waitFor('live', async () => (await get(`${server.http}/live/hostile/360p/index.m3u8`)).status === 200, 30_000, 250);
   poller = (async () => {
     while (polling) {
-      const text = (await get(`${server.http}/live/hostile/360p/index.m3u8`)).text;
+      const res = await get(`${server.http}/live/hostile/360p/index.m3u8`);
+      if (res.status !== 200) badAnswers.push(`${res.status} ${res.text.slice(0, 120)}`);
+      const text = res.text;
       let msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? -1);
       let disc = false;
       for (const line of text.split('\n')) {
@@ -171,6 +175,7 @@ describe('hostile RTMP clients', () => {
     const gaps = msns.slice(1).filter((m, i) => m !== msns[i]! + 1).map((m, i) => `${msns[i]} -> ${m}`);
     expect(msns.length).toBeGreaterThanOrEqual(10);
     expect(gaps).toEqual([]);
+    expect(badAnswers).toEqual([]);
     expect([...seen.entries()].filter(([, d]) => d).map(([m]) => m)).toEqual([]);
     expect(server.proc.exitCode).toBeNull();
   });
