@@ -15,6 +15,8 @@ export const EXIT = {
   listen: 4,
   /** An installed dependency is not the version the server's patches were written for. */
   dependency: 5,
+  /** The recording store (ORIGIN_STORAGE_URL) cannot be written. */
+  storage: 6,
 } as const;
 
 /** A media path or stream that does not exist (404; a CDN may remember it for 1 s only). */
@@ -81,6 +83,15 @@ export const ERR_NMS_VERSION = createError<[string, string]>(
   500,
 );
 
+/** The recording store cannot be written at startup (exit 6). */
+export const ERR_STORAGE_UNAVAILABLE = createError<[string, string]>('ERR_STORAGE_UNAVAILABLE', 'The recording store %s cannot be written: %s', 500);
+
+/** A recording that does not exist (404). */
+export const ERR_RECORDING_NOT_FOUND = createError<[string]>('ERR_RECORDING_NOT_FOUND', 'Recording "%s" not found', 404);
+
+/** The store answered with an error while serving a stored piece (503: the client may retry; no internals). */
+export const ERR_STORAGE_READ = createError<[string]>('ERR_STORAGE_READ', 'The recording store could not be read (%s); retry', 503);
+
 /** A coded startup error: has an exit code for main.ts. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { code?: string } | null)?.code;
@@ -88,5 +99,6 @@ export function exitCodeOf(err: unknown): number {
   if (code === 'ERR_FFMPEG_UNAVAILABLE') return EXIT.ffmpeg;
   if (code === 'ERR_LISTEN') return EXIT.listen;
   if (code === 'ERR_NMS_VERSION') return EXIT.dependency;
+  if (code === 'ERR_STORAGE_UNAVAILABLE') return EXIT.storage;
   return 1;
 }

@@ -23,6 +23,8 @@ import { longestSocketPath } from './transcode/transcoder.js';
 const UNIX_PATH_MAX = 107;
 import { buildOrigin } from './origin/app.js';
 import { startWebhooks } from './hooks/webhooks.js';
+import { openStore, probeStore } from './storage/store.js';
+import { Recordings } from './record/recorder.js';
 
 const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -63,6 +65,19 @@ async function main(): Promise<void> {
     await rm(runDir, { recursive: true, force: true });
     throw new ERR_CONFIG_INVALID(`TMPDIR ${tmpdir()} is too long for ffmpeg's output sockets (a unix socket path is at most ${UNIX_PATH_MAX} bytes, ${longestSocketPath(runDir)} would be ${Buffer.byteLength(longestSocketPath(runDir))}): set TMPDIR to a shorter directory such as /tmp`);
   }
+  // The store of recordings and DVR windows: opened always (past broadcasts stay listed), proved
+  // writable at start only when something will be written.
+  const storageUrl = config.storageUrl ?? `file://${join(config.mediaDir, 'recordings')}`;
+  const store = await openStore(storageUrl, { endpoint: config.s3Endpoint, region: config.s3Region });
+  const streamRecord = new Map(config.streams.map((s) => [s.name, s.record]));
+  const records = (name: string) => streamRecord.get(name) ?? config.record === 'all';
+  if (config.record === 'all' || config.streams.some((s) => s.record) || config.dvrSeconds > 0) {
+    await probeStore(store);
+    logger.info({ store: store.where, record: config.record, dvrSeconds: config.dvrSeconds, retentionDays: config.recordingRetentionDays }, 'recording store ready');
+  }
+  const recordings = new Recordings({
+    store, logger, records, dvrSeconds: config.dvrSeconds, retentionDays: config.recordingRetentionDays, endedRetentionMs: config.endedRetentionSeconds * 1000,
+  });
   const events = new StreamEvents();
   const sessions = new SessionManager(
     {
@@ -74,7 +89,7 @@ async function main(): Promise<void> {
       maxMediaBytes: config.maxMediaMemoryMB * 2 ** 20,
       publishAuthUrl: config.publishAuthUrl,
     },
-    { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000 },
+    { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000, recordings },
   );
   const ingest = new RtmpIngest({
     port: config.rtmpPort, host: config.host, logger, onPublish: sessions.onPublish, mask,
@@ -90,7 +105,7 @@ async function main(): Promise<void> {
   });
   const app = await buildOrigin({
     logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
-    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest, syncLatencySeconds: config.syncLatencySeconds,
+    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest, syncLatencySeconds: config.syncLatencySeconds, recordings,
     limits: {
       maxHeldPerRendition: config.httpMaxHeldPerRendition,
       maxHeld: config.httpMaxHeld,
@@ -112,7 +127,7 @@ async function main(): Promise<void> {
   // see the ENDLIST (closing the port in the same instant hid it from them). close-with-grace's
   // delay is the hard limit above all of that: ffmpeg's stop (3 s at most) plus the drain.
   const drainMs = config.drainSeconds * 1000;
-  closeWithGrace({ delay: drainMs + 10_000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+  closeWithGrace({ delay: drainMs + 15_000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
     else logger.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down: refusing publishers, ending streams');
     ingest.refuseNewPublishers();
@@ -121,6 +136,9 @@ async function main(): Promise<void> {
       logger.info({ drainSeconds: config.drainSeconds }, 'streams ended; serving the final playlists before closing HTTP');
       await new Promise((r) => setTimeout(r, drainMs));
     }
+    // what the recorders still have queued is written (at most 5 s), then ended DVR-only windows go
+    // (after the drain: the final playlists list them)
+    await recordings.close(5000);
     stopWebhooks();
     await ingest.close();
     await app.close();
@@ -128,6 +146,7 @@ async function main(): Promise<void> {
     logger.info('bye');
   });
 
+  recordings.start();
   await ingest.start();
   try {
     await app.listen({ port: config.httpPort, host: config.host });

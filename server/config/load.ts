@@ -3,6 +3,7 @@
  * Every failure throws ERR_CONFIG_INVALID with a message naming the file or variable, the key and
  * what is allowed; main.ts turns it into exit code 2.
  */
+import { parseStorageUrl } from '../storage/store.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -134,6 +135,16 @@ function crossChecks(config: Config, label: (p: string) => string): string[] {
     names.add(s.name);
     keys.add(s.key);
   });
+  if (config.storageUrl) {
+    try {
+      parseStorageUrl(config.storageUrl);
+    } catch (e) {
+      out.push((e as Error).message);
+    }
+    if (config.s3Endpoint && !config.storageUrl.startsWith('s3:')) out.push(`ORIGIN_S3_ENDPOINT (s3Endpoint) is set but ORIGIN_STORAGE_URL is not an s3:// URL`);
+  } else if (config.s3Endpoint) {
+    out.push('ORIGIN_S3_ENDPOINT (s3Endpoint) needs ORIGIN_STORAGE_URL=s3://bucket/prefix');
+  }
   return out;
 }
 

@@ -25,6 +25,7 @@ export const StreamSchema = Type.Object(
         description: 'a second publisher with the right key while live: refused, or replaces a stuck first one',
       }),
     ),
+    record: Type.Optional(Type.Boolean({ description: 'keep this stream\'s broadcasts in the store (overrides ORIGIN_RECORD)' })),
   },
   { additionalProperties: false },
 );
@@ -82,6 +83,12 @@ export const ConfigSchema = Type.Object(
     http2MaxStreams: Type.Integer({ minimum: 1, maximum: 10000, default: HTTP.http2MaxStreams, description: 'HTTP/2 streams at once per connection (HTTPS only)' }),
     syncLatencySeconds: Type.Optional(Type.Number({ minimum: 0.3, maximum: 30, description: 'the bundled player keeps every viewer this far (s) behind live, in step by the server clock (a page\'s ?sync=<s> overrides; off by default)' })),
     httpMaxRequestsPerConnection: Type.Integer({ minimum: 1, maximum: 1000000, default: HTTP.maxRequestsPerConnection, description: 'requests one HTTP/1.1 connection may make before it is closed (a client pipelining past it loses the connection)' }),
+    record: Type.Union([Type.Literal('off'), Type.Literal('all')], { default: 'off', description: 'keep every broadcast in the store (a stream\'s own "record" in the config file overrides it)' }),
+    storageUrl: Type.Optional(Type.String({ pattern: '^(file|s3)://\\S+$', description: 'where recordings and the DVR window go: file:///abs/path or s3://bucket/prefix (default file://<mediaDir>/recordings)' })),
+    s3Endpoint: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+/?$', description: 'S3-compatible endpoint (MinIO, Ceph RGW, R2); path-style requests; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the SDK chain' })),
+    s3Region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,40}$', description: 'S3 region (default AWS_REGION or us-east-1)' })),
+    dvrSeconds: Type.Integer({ minimum: 0, maximum: 21600, default: 0, description: 'live playlists reach this far back (older segments served from the store); 0: the live window only' }),
+    recordingRetentionDays: Type.Number({ minimum: 0, maximum: 36500, default: 0, description: 'recordings ended longer ago than this are deleted (0: keep)' }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -136,6 +143,12 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   httpMaxRequestsPerConnection: 'ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION',
   syncLatencySeconds: 'ORIGIN_SYNC_LATENCY',
   drainSeconds: 'ORIGIN_DRAIN_SECONDS',
+  record: 'ORIGIN_RECORD',
+  storageUrl: 'ORIGIN_STORAGE_URL',
+  s3Endpoint: 'ORIGIN_S3_ENDPOINT',
+  s3Region: 'ORIGIN_S3_REGION',
+  dvrSeconds: 'ORIGIN_DVR_SECONDS',
+  recordingRetentionDays: 'ORIGIN_RECORDING_RETENTION_DAYS',
 };
 
 /** Settings whose values never appear in messages or logs. */

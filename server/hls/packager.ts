@@ -3,7 +3,7 @@
  * and the master playlist over them (memory only; the origin reads from here).
  */
 import { FragmentReader } from './fragments.js';
-import { makePiece, RenditionWindow, type MediaPiece } from './rendition.js';
+import { makePiece, RenditionWindow, type MediaPiece, type RenditionSink } from './rendition.js';
 import { writeMasterPlaylist, type RenditionReport, type Variant } from './playlist.js';
 import type { Rendition } from '../transcode/ladder.js';
 
@@ -20,6 +20,8 @@ export interface PackagerOptions {
   anchor?: () => number | undefined;
   /** Numbering to go on from (a previous session of the same stream). */
   continueFrom?: { msn: number; partId: number };
+  /** Recording and DVR: a sink per rendition and how far back the playlists reach. */
+  archive?: { sink(rendition: string): RenditionSink; dvrSeconds: number };
 }
 
 /** Peak and average bandwidth of a rendition for the master playlist (bit/s). */
@@ -56,6 +58,8 @@ export class StreamPackager {
         graceSegments: opts.graceSegments,
         anchor: opts.anchor,
         continueFrom: opts.continueFrom,
+        sink: opts.archive?.sink(r.name),
+        dvrSeconds: opts.archive?.dvrSeconds,
         // EXT-X-RENDITION-REPORT: where every sibling is, so a player switching level can ask
         // the new playlist for the right part at once.
         reports: (): RenditionReport[] =>

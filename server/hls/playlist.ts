@@ -59,6 +59,8 @@ export interface MediaPlaylistInput {
   /** Segments at the start replaced by EXT-X-SKIP (delta update), 0 for a full playlist. */
   skipped?: number;
   ended: boolean;
+  /** EXT-X-PLAYLIST-TYPE of a recording: VOD (complete) or EVENT (still growing); absent for live. */
+  playlistType?: 'VOD' | 'EVENT';
   ll?: LowLatencyInput;
 }
 
@@ -90,6 +92,7 @@ export function writeMediaPlaylist(p: MediaPlaylistInput): string {
   }
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`);
   if (p.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
+  if (p.playlistType) lines.push(`#EXT-X-PLAYLIST-TYPE:${p.playlistType}`);
   lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
   const skipped = p.skipped ?? 0;
   if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);

@@ -38,6 +38,29 @@ export interface Segment {
   mapUri: string;
   parts: Part[];
   piece: MediaPiece;
+  /** The store holds it (set when the sink's upload succeeded): it may stay listed in the DVR window after leaving memory. */
+  stored?: boolean;
+}
+
+/** A segment that left memory but stays listed in the DVR window; its bytes are in the store. */
+export interface ArchivedSegment {
+  msn: number;
+  uri: string;
+  duration: number;
+  programDateTime: number;
+  discontinuity: boolean;
+  mapUri: string;
+  /** The validators it was served with from memory, so the store's copy answers the same. */
+  etag: string;
+  lastModified: string;
+}
+
+/** Where published pieces go besides memory (the recorder, server/record/). */
+export interface RenditionSink {
+  /** A new init segment (one per encoder run). */
+  init(uri: string, body: Buffer): void;
+  /** A closed segment; resolves true once the store holds it. */
+  segment(segment: Segment): Promise<boolean>;
 }
 
 /** Settings of a window. */
@@ -63,6 +86,13 @@ export interface RenditionOptions {
   continueFrom?: { msn: number; partId: number };
   /** Reports of the sibling renditions, for EXT-X-RENDITION-REPORT. */
   reports?: () => RenditionReport[];
+  /** Where segments are kept beyond memory (recording, DVR). */
+  sink?: RenditionSink;
+  /**
+   * ORIGIN_DVR_SECONDS: the playlist reaches this far back; segments that left memory stay listed
+   * while the sink's store holds them (0: the live window only).
+   */
+  dvrSeconds?: number;
   now?: () => number;
 }
 
@@ -95,6 +125,10 @@ export class RenditionWindow {
   private discontinuities = 0;
   private retained = 0;
   private segments: Segment[] = [];
+  /** DVR: segments that left memory, in the store, oldest first (contiguous with `segments`). */
+  private archive: ArchivedSegment[] = [];
+  /** Validators of every init segment this window made (the DVR window may list one no longer in memory). */
+  private readonly initMeta = new Map<string, Pick<MediaPiece, 'etag' | 'lastModified'>>();
   private openParts: Part[] = [];
   private openStart = 0;
   private nextMsn = 0;
@@ -181,7 +215,10 @@ export class RenditionWindow {
   /** Stores the init segment (ftyp+moov) from ffmpeg. */
   setInit(init: InitPiece): void {
     this.init = init;
-    this.inits.set(this.initUri, makePiece(init.data, `${this.opts.epoch}/${this.name}/${this.initUri}`, this.now()));
+    const piece = makePiece(init.data, `${this.opts.epoch}/${this.name}/${this.initUri}`, this.now());
+    this.inits.set(this.initUri, piece);
+    this.initMeta.set(this.initUri, { etag: piece.etag, lastModified: piece.lastModified });
+    this.opts.sink?.init(this.initUri, init.data);
     this.changed();
   }
 
@@ -257,8 +294,22 @@ export class RenditionWindow {
     return (this.cached[key] ??= this.render(skip));
   }
 
+  /**
+   * Segments the playlist lists: the live window, or with DVR every segment in memory and in the
+   * archive, as far back as the DVR seconds reach (never fewer than the live window).
+   */
+  private get playlistSegments(): ReadonlyArray<ArchivedSegment | Segment> {
+    const dvr = this.opts.dvrSeconds ?? 0;
+    if (dvr <= 0) return this.listed;
+    const all: Array<ArchivedSegment | Segment> = [...this.archive, ...this.segments];
+    let from = all.length;
+    let seconds = 0;
+    while (from > 0 && (seconds < dvr || all.length - from < this.opts.playlistSize)) seconds += all[--from]!.duration;
+    return all.slice(from);
+  }
+
   private render(skip: boolean): MediaPiece {
-    const listed = this.listed;
+    const listed = this.playlistSegments;
     const live = !this.ended;
     const canSkipUntil = 6 * this.opts.segmentSeconds;
     const openDuration = this.openParts.reduce((s, p) => s + p.duration, 0);
@@ -269,7 +320,7 @@ export class RenditionWindow {
       // EXT-X-DISCONTINUITY-SEQUENCE: the discontinuities that have left the playlist.
       discontinuitySequence: this.discontinuities - listed.filter((s) => s.discontinuity).length,
       mapUri: this.initUri,
-      segments: listed.map((s, i) => ({ ...s, parts: i >= withParts && live ? s.parts : undefined })),
+      segments: listed.map((s, i) => ({ ...s, parts: i >= withParts && live && 'parts' in s ? s.parts : undefined })),
       skipped: skip && live ? skippableSegments(listed, openDuration, canSkipUntil) : 0,
       ended: this.ended,
       ll: live
@@ -300,6 +351,18 @@ export class RenditionWindow {
       case 'segment':
         return this.segments.find((s) => s.msn === name.msn)?.piece;
     }
+  }
+
+  /**
+   * A piece that left memory but that the DVR window still lists (a segment, or the init segment
+   * of one): its validators, so the route can answer it from the store; undefined otherwise.
+   */
+  stored(uri: string): Pick<MediaPiece, 'etag' | 'lastModified'> | undefined {
+    const name = parseMediaName(uri);
+    if (!name || name.epoch !== this.opts.epoch || this.archive.length === 0) return undefined;
+    if (name.kind === 'segment') return this.archive.find((a) => a.msn === name.msn);
+    if (name.kind === 'init' && this.archive.some((a) => a.mapUri === uri)) return this.initMeta.get(uri);
+    return undefined;
   }
 
   /** True when `uri` names the part the preload hint announces (it may be held until it exists). */
@@ -361,7 +424,7 @@ export class RenditionWindow {
       return { ...p, piece: { ...p.piece, body: view } };
     });
     this.openParts = [];
-    this.segments.push({
+    const segment: Segment = {
       msn,
       uri,
       duration: cut.duration,
@@ -370,7 +433,12 @@ export class RenditionWindow {
       mapUri: this.initUri,
       parts,
       piece: makePiece(body, `${this.opts.epoch}/${this.name}/${uri}`, this.now()),
-    });
+    };
+    this.segments.push(segment);
+    if (this.opts.sink) {
+      // off the media path: the upload's outcome only decides whether the DVR window may keep it
+      void this.opts.sink.segment(segment).then((ok) => { segment.stored = ok; }, () => { segment.stored = false; });
+    }
     if (this.pendingDiscontinuity) this.discontinuities++;
     this.pendingDiscontinuity = false;
     this.segmentsPublished++;
@@ -378,11 +446,31 @@ export class RenditionWindow {
     this.retained += body.length;
     const keep = this.opts.playlistSize + this.opts.graceSegments;
     if (this.segments.length > keep) {
-      for (const gone of this.segments.splice(0, this.segments.length - keep)) this.retained -= gone.piece.body.length;
+      for (const gone of this.segments.splice(0, this.segments.length - keep)) {
+        this.retained -= gone.piece.body.length;
+        this.toArchive(gone);
+      }
       // drop init segments no retained segment (nor the current run) refers to any more
       const used = new Set([this.initUri, ...this.segments.map((s) => s.mapUri)]);
       for (const uri of this.inits.keys()) if (!used.has(uri)) this.inits.delete(uri);
     }
+  }
+
+  /**
+   * DVR: a segment leaving memory stays listed if the store holds it; one that is not stored (an
+   * upload failed or is late) cuts the archive there, since a playlist cannot skip a number.
+   */
+  private toArchive(gone: Segment): void {
+    const dvr = this.opts.dvrSeconds ?? 0;
+    if (dvr <= 0) return;
+    if (!gone.stored) {
+      this.archive = [];
+      return;
+    }
+    const { msn, uri, duration, programDateTime, discontinuity, mapUri } = gone;
+    this.archive.push({ msn, uri, duration, programDateTime, discontinuity, mapUri, etag: gone.piece.etag, lastModified: gone.piece.lastModified });
+    let seconds = this.archive.reduce((s, a) => s + a.duration, 0) + this.segments.reduce((s, a) => s + a.duration, 0);
+    while (this.archive.length && seconds - this.archive[0]!.duration >= dvr) seconds -= this.archive.shift()!.duration;
   }
 
   /** Calls `listener` after every change (new part, segment, end); returns the unsubscribe. */

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
 import type { StreamEvents } from '../events.js';
 import { mediaRoutes } from './media-routes.js';
+import { vodRoutes } from './vod-routes.js';
+import type { Recordings } from '../record/recorder.js';
 import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
@@ -36,11 +38,13 @@ export interface OriginOptions {
   limits?: Partial<HttpLimits>;
   /** ORIGIN_SYNC_LATENCY: the bundled player's default wall-clock target (off when undefined). */
   syncLatencySeconds?: number | undefined;
+  /** Recordings in the store: /vod/… and /api/recordings (absent: those routes are not there). */
+  recordings?: Recordings | undefined;
 }
 
 const MAX_ECHO = 200;
 /** 503s that are the protocol or a cap, not a failure: sent with their own message, not logged as errors. */
-const OVERLOAD_CODES = new Set(['ERR_HOLD_TIMEOUT', 'ERR_TOO_MANY_HELD', 'ERR_TOO_MANY_STREAMS']);
+const OVERLOAD_CODES = new Set(['ERR_HOLD_TIMEOUT', 'ERR_TOO_MANY_HELD', 'ERR_TOO_MANY_STREAMS', 'ERR_STORAGE_READ']);
 
 
 /** Builds (does not listen) the origin app. */
@@ -90,6 +94,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   // Metrics: every answer counted by route pattern (bounded labels), status and bytes.
   const held = new HeldRequests({ perRendition: limits.maxHeldPerRendition, total: limits.maxHeld });
   const metrics = createMetrics(opts.sessions, opts.rtmp, held);
+  for (const m of opts.recordings?.metrics ?? []) metrics.register.registerMetric(m);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const bodyless = req.method === 'HEAD' || reply.statusCode === 304;
@@ -114,7 +119,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     // A miss on a media path may be an upcoming segment: a CDN must not remember it for long.
-    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
+    if (req.url.startsWith('/live/') || req.url.startsWith('/vod/')) reply.headers(cacheHeaders('mediaMiss'));
     if (err.validation) {
       return reply.code(400).send({ error: 'Bad Request', code: 'ERR_BAD_REQUEST', message: `invalid ${err.validationContext ?? 'request'}: ${err.message}`.slice(0, 300) });
     }
@@ -132,7 +137,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   });
 
   app.setNotFoundHandler((req, reply) => {
-    if (req.url.startsWith('/live/')) reply.headers(cacheHeaders('mediaMiss'));
+    if (req.url.startsWith('/live/') || req.url.startsWith('/vod/')) reply.headers(cacheHeaders('mediaMiss'));
     reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_FOUND', message: `no route for ${req.method} ${req.url.slice(0, MAX_ECHO)}` });
   });
 
@@ -147,6 +152,9 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     sse: { max: limits.sseMax, maxPerIp: limits.sseMaxPerIp, lifetimeMs: limits.sseLifetimeSeconds * 1000 },
     syncLatencySeconds: opts.syncLatencySeconds,
   });
+  if (opts.recordings) {
+    await app.register(vodRoutes, { recordings: opts.recordings, playbackSecret: opts.playbackSecret, adminToken: opts.adminToken, publicUrl: opts.publicUrl, logger: opts.logger });
+  }
   await app.register(playerRoutes, { root: opts.playerRoot });
   return app;
 }

@@ -35,12 +35,17 @@ export const CACHE_CONTROL = {
   api: 'no-store',
   /** A stream's thumbnail is rewritten every 10 s. */
   thumbnail: 'public, max-age=5',
+  /**
+   * A finished recording's playlists and its download never change; a day (they go only when the
+   * recording is deleted, and a CDN purge or the day's end takes care of that).
+   */
+  recording: 'public, max-age=86400',
   /** The player's pages may change on deploy; revalidate. */
   page: 'public, max-age=60',
 } as const;
 
 /** Every kind of response the origin gives. */
-export type ResponseKind = 'playlist' | 'endedPlaylist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page';
+export type ResponseKind = 'playlist' | 'endedPlaylist' | 'blockingPlaylist' | 'media' | 'mediaMiss' | 'api' | 'page' | 'recording';
 
 /**
  * The headers of a response kind. `maxAgeCap`: a signed URL's seconds left, so that no cache keeps

@@ -4,20 +4,20 @@
  * per request). Params are validated by schema, so `..`, encoded dots, slashes or NUL never reach
  * anything (400), and a miss is a JSON 404.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import type { SessionManager } from '../session/manager.js';
 import type { LiveSession } from '../session/live-session.js';
-import type { MediaPiece } from '../hls/rendition.js';
+import type { MediaPiece, RenditionWindow } from '../hls/rendition.js';
 import { decide, satisfies } from '../hls/blocking.js';
 import { MEDIA_FILE_PATTERN, parseMediaName } from '../hls/media-names.js';
-import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
-import { tokenProblem, tokenSecondsLeft } from './playback-token.js';
-import { CACHE_CONTROL, CONTENT_TYPE, cacheHeaders, type ResponseKind } from './cache-policy.js';
+import { ERR_BAD_DIRECTIVE, ERR_HOLD_TIMEOUT, ERR_NOT_FOUND, ERR_STORAGE_READ, ERR_STREAM_NOT_FOUND, ERR_STREAM_NOT_READY } from '../errors.js';
+import { checkPlaybackAccess } from './playback-token.js';
+import { sendPiece } from './send-piece.js';
+import { CACHE_CONTROL } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
-import { encodedBody, notModified, parseRange, pickEncoding } from './http-semantics.js';
 import type { HeldRequests } from './held-requests.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
@@ -31,64 +31,25 @@ const Directives = Type.Object({
   _HLS_skip: Type.Optional(Type.Union([Type.Literal('YES'), Type.Literal('v2')])),
 });
 
-/**
- * Sends a piece from memory with its precomputed validators: 304 for a cached copy, a compressed
- * copy of a playlist when asked (made once per piece), a byte range of a media piece.
- */
-function sendPiece(req: FastifyRequest, reply: FastifyReply, piece: MediaPiece, kind: ResponseKind, maxAgeCap?: number): FastifyReply {
-  reply.headers(cacheHeaders(kind, maxAgeCap)).header('last-modified', piece.lastModified);
-  let body = piece.body;
-  let etag = piece.etag;
-  const isPlaylist = kind !== 'media';
-  if (isPlaylist) {
-    reply.header('vary', 'Accept-Encoding');
-    const coding = pickEncoding(req.headers['accept-encoding']);
-    if (coding) {
-      ({ body, etag } = encodedBody(piece, coding));
-      reply.header('content-encoding', coding);
-    }
-  } else {
-    reply.header('accept-ranges', 'bytes');
-  }
-  reply.header('etag', etag);
-  if (notModified(req.headers['if-none-match'], req.headers['if-modified-since'], etag, piece.lastModified)) {
-    return reply.code(304).send();
-  }
-  if (!isPlaylist) {
-    const ifRange = req.headers['if-range'];
-    const range = ifRange === undefined || ifRange === etag ? parseRange(req.headers.range, body.length) : undefined;
-    if (range === 'unsatisfiable') {
-      return reply.code(416).header('content-range', `bytes */${body.length}`).header('content-type', CONTENT_TYPE.json)
-        .send({ error: 'Range Not Satisfiable', code: 'ERR_RANGE', message: `the piece has ${body.length} bytes` });
-    }
-    if (range) {
-      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
-      body = body.subarray(range.start, range.end + 1);
-    }
-  }
-  return reply.send(body);
-}
-
 /** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
 export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbackSecret?: string | undefined; held: HeldRequests }> = async (app, { sessions, playbackSecret, held }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
+  const checkAccess = (params: { name: string; token?: string }) => checkPlaybackAccess(playbackSecret, params.name, params.token);
   /**
-   * Signed playback (playback-token.ts): with a secret, media is served only under
-   * /live/<name>/t/<token>/ and a cached copy must not outlive the token; without one, only the
-   * plain paths exist. Returns the seconds a response may be cached at most.
+   * DVR: a piece that left memory but that the playlist still lists comes from the store, with the
+   * validators it had in memory (one URL, one ETag, wherever the bytes are).
    */
-  const checkAccess = (params: { name: string; token?: string }): number | undefined => {
-    if (!playbackSecret) {
-      if (params.token !== undefined) throw new ERR_NOT_FOUND('signed playback is off on this server; drop /t/<token> from the URL');
-      return undefined;
+  const fromStore = async (session: LiveSession, window: RenditionWindow, rendition: string, uri: string): Promise<MediaPiece | undefined> => {
+    const meta = window.stored(uri);
+    if (!meta || !session.archive) return undefined;
+    let body: Buffer | undefined;
+    try {
+      body = await session.archive.read(rendition, uri);
+    } catch {
+      throw new ERR_STORAGE_READ(`${rendition}/${uri}`);
     }
-    if (params.token === undefined) throw new ERR_PLAYBACK_FORBIDDEN(`stream "${params.name}" needs a signed URL: /live/${params.name}/t/<token>/…`);
-    const now = Date.now() / 1000;
-    const problem = tokenProblem(playbackSecret, params.name, params.token, now);
-    if (problem === 'expired') throw new ERR_PLAYBACK_FORBIDDEN('the playback token has expired');
-    if (problem) throw new ERR_PLAYBACK_FORBIDDEN(`the playback token is not valid for stream "${params.name}"`);
-    return tokenSecondsLeft(params.token, now);
+    return body && { body, ...meta };
   };
   const Token = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]+$' });
 
@@ -171,6 +132,7 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
             throw new ERR_HOLD_TIMEOUT(uri);
           }
         }
+        if (!piece) piece = await fromStore(session, window, req.params.rendition, uri);
         if (!piece) throw new ERR_NOT_FOUND(`${req.params.rendition}/${uri}`);
         return sendPiece(req, reply, piece, 'media', maxAge);
       },

@@ -6,6 +6,7 @@
  * base64url; expiry is Unix seconds.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ERR_NOT_FOUND, ERR_PLAYBACK_FORBIDDEN } from '../errors.js';
 
 /** Longest lifetime a token may be minted with: one week. */
 export const MAX_TOKEN_SECONDS = 7 * 24 * 3600;
@@ -36,4 +37,21 @@ export function tokenProblem(secret: string, name: string, token: string, nowSec
 export function tokenSecondsLeft(token: string, nowSeconds: number): number {
   const expiry = Number(token.split('.')[0]);
   return Number.isFinite(expiry) ? Math.max(0, Math.floor(expiry - nowSeconds)) : 0;
+}
+
+/**
+ * Signed playback at a route: with a secret, media is served only under .../t/<token>/ and a cached
+ * copy must not outlive the token; without one, only the plain paths exist. Returns the seconds a
+ * response may be cached at most (undefined: no cap); throws the coded error otherwise.
+ */
+export function checkPlaybackAccess(secret: string | undefined, name: string, token: string | undefined, nowSeconds = Date.now() / 1000): number | undefined {
+  if (!secret) {
+    if (token !== undefined) throw new ERR_NOT_FOUND('signed playback is off on this server; drop /t/<token> from the URL');
+    return undefined;
+  }
+  if (token === undefined) throw new ERR_PLAYBACK_FORBIDDEN(`stream "${name}" needs a signed URL: /live/${name}/t/<token>/…`);
+  const problem = tokenProblem(secret, name, token, nowSeconds);
+  if (problem === 'expired') throw new ERR_PLAYBACK_FORBIDDEN('the playback token has expired');
+  if (problem) throw new ERR_PLAYBACK_FORBIDDEN(`the playback token is not valid for stream "${name}"`);
+  return tokenSecondsLeft(token, nowSeconds);
 }

@@ -23,6 +23,7 @@ import { exitHint } from '../transcode/exit-hint.js';
 import { StreamEvent, type StreamEvents } from '../events.js';
 import { ERR_TRANSCODER_EXITED } from '../errors.js';
 import { RestartPolicy } from './restart-policy.js';
+import type { Recordings, SessionRecorder } from '../record/recorder.js';
 import { RateMeter } from './rate-meter.js';
 import { isLiveState, transition, type SessionEvent, type SessionState } from './session-state.js';
 
@@ -48,6 +49,8 @@ export interface SessionDeps {
   events: StreamEvents;
   /** How long a dropped publisher may come back and continue the playlists. */
   reconnectGraceMs: number;
+  /** Recording and the DVR window (absent: neither is configured). */
+  recordings?: Recordings | undefined;
   /** Makes an encoder run (default: a real ffmpeg); tests pass a fake. */
   createTranscoder?: (opts: TranscoderOptions) => TranscoderRun;
 }
@@ -107,6 +110,8 @@ export class LiveSession {
   /** What the RTMP metadata said of the source when the ladder was chosen. */
   source: SourceInfo | undefined;
   packager: StreamPackager | undefined;
+  /** Writes this session's pieces to the store (recording, DVR), when configured. */
+  archive: SessionRecorder | undefined;
   /** ffmpeg runs started after the first (crashes, stalls, reconnects). */
   restarts = 0;
   lastFailure: SessionFailure | undefined;
@@ -314,6 +319,10 @@ export class LiveSession {
     const problem = copied && passthroughProblem(source, this.profile.segmentSeconds);
     if (copied && problem) this.log.warn({ rung: copied.name, problem }, `passthrough rung "${copied.name}" is re-encoded: ${problem}`);
     this.log.info({ source, ladder: this.ladder.map((r) => `${r.name}:${r.width || '?'}x${r.height}@${r.fps}`), continueFrom: this.continueFrom }, 'ladder chosen');
+    const archive = this.deps.recordings?.forSession({
+      name: this.name, epoch: this.epoch, startedAt: this.startedAt, targetDuration: this.targetDuration, segmentSeconds: this.profile.segmentSeconds,
+    });
+    this.archive = archive;
     const packager = new StreamPackager(this.ladder, {
       epoch: this.epoch,
       segmentSeconds: this.profile.segmentSeconds,
@@ -322,6 +331,7 @@ export class LiveSession {
       // ffmpeg's output timeline starts at its first input frame: pin it to when that frame was live here.
       anchor: () => this.run?.subscription.anchor(),
       continueFrom: this.continueFrom,
+      archive: archive && { sink: (rendition) => archive.sink(rendition), dvrSeconds: archive.dvrSeconds },
     });
     this.packager = packager;
     // A copied (passthrough) rung is cut at the source's keyframes only: a source that stops
@@ -346,7 +356,8 @@ export class LiveSession {
         if (this.current === 'starting' && packager.ready) {
           // Made now and kept: between two encoder runs no rendition has an init segment, and the
           // master must stay servable then (and tell a reconnect that the stream was playable).
-          packager.master();
+          const master = packager.master();
+          if (master) this.archive?.setMaster(master.body.toString());
           this.move('playable');
           const ms = Date.now() - this.startedAt;
           this.log.info({ msSincePublish: ms }, 'first playable master playlist');
@@ -461,6 +472,8 @@ export class LiveSession {
       this.move(event);
       await this.stopRun();
       this.packager?.end();
+      // the last segment is queued by now; the recorder finishes in the background
+      void this.archive?.end();
       this.endedAt = Date.now();
       this.endReason = reason;
       // A publisher is of no use once its stream has ended (or failed): OBS reconnects by itself
