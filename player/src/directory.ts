@@ -62,7 +62,44 @@ function render(): void {
   empty.hidden = live.length > 0;
 }
 
+interface RecordingInfo {
+  id: string;
+  stream: string;
+  startedAt: string;
+  endedAt: string | null;
+  durationSeconds: number;
+}
+const past = document.getElementById('past') as HTMLUListElement;
+const pastSection = document.getElementById('past-section') as HTMLElement;
+/** Past broadcasts: each stream's five most recent finished recordings, newest first. */
+async function refreshPast(): Promise<void> {
+  try {
+    const res = await fetch('/api/recordings', { cache: 'no-store' });
+    if (!res.ok) return;
+    const all = ((await res.json()) as { recordings: RecordingInfo[] }).recordings.filter((r) => r.endedAt !== null).reverse();
+    const perStream = new Map<string, number>();
+    const shown = all.filter((r) => {
+      const n = (perStream.get(r.stream) ?? 0) + 1;
+      perStream.set(r.stream, n);
+      return n <= 5;
+    });
+    past.replaceChildren(...shown.map((r) => {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = `/watch/${encodeURIComponent(r.stream)}?recording=${encodeURIComponent(r.id)}`;
+      const m = Math.floor(r.durationSeconds / 60);
+      a.textContent = `${r.stream} · ${new Date(r.startedAt).toLocaleString()} · ${m ? `${m} min ` : ''}${Math.round(r.durationSeconds % 60)} s`;
+      li.append(a);
+      return li;
+    }));
+    pastSection.hidden = shown.length === 0;
+  } catch {
+    // the list comes back with the next refresh
+  }
+}
+
 async function refresh(): Promise<void> {
+  void refreshPast();
   try {
     const res = await fetch('/api/streams', { cache: 'no-store' });
     streams = ((await res.json()) as { streams: StreamInfo[] }).streams;

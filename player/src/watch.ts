@@ -1,7 +1,8 @@
 // The watch and embed pages: hls.js plays /live/<name>/master.m3u8 with live settings read from
 // the stream's playlists, custom controls, a quality menu, a stats overlay, and the states a live
 // stream goes through (waiting, playing, ended, back again) without a page reload.
-// Safari plays the same URL natively.
+// Safari plays the same URL natively. With a DVR window (ORIGIN_DVR_SECONDS) a timeline seeks back
+// and LIVE returns to the edge; `?recording=<id>` plays a past broadcast from /vod/<id>/.
 import Hls, { type ErrorData } from 'hls.js';
 import { StatsGraph } from './stats-graph.js';
 import { clockOffset, steer, type ClockSample } from './sync.js';
@@ -17,7 +18,12 @@ if (location.pathname.startsWith('/embed/')) {
 // Signed playback: /watch/<name>?token=<expiry.signature> plays /live/<name>/t/<token>/master.m3u8,
 // and every playlist and segment below it inherits the token through relative URIs.
 const token = new URLSearchParams(location.search).get('token');
-const src = `/live/${encodeURIComponent(name)}${token ? `/t/${encodeURIComponent(token)}` : ''}/master.m3u8`;
+/** A past broadcast to play (its recording ID), instead of the live stream. */
+const recording = new URLSearchParams(location.search).get('recording');
+const tokenPath = token ? `/t/${encodeURIComponent(token)}` : '';
+const src = recording
+  ? `/vod/${encodeURIComponent(recording)}${tokenPath}/master.m3u8`
+  : `/live/${encodeURIComponent(name)}${tokenPath}/master.m3u8`;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;
 const video = $<HTMLVideoElement>('video')!;
 const status = $('status')!;
@@ -30,10 +36,16 @@ const liveBtn = $<HTMLButtonElement>('live')!;
 const statsBox = $('stats')!;
 const statsBtn = $<HTMLButtonElement>('stats-toggle')!;
 const fullscreenBtn = $<HTMLButtonElement>('fullscreen')!;
+const seekBar = $<HTMLInputElement>('seek')!;
+const position = $('position')!;
+/** The viewer moved back in the DVR window: sync steering and the join-at-the-edge jump leave the position alone until LIVE. */
+let behindByChoice = false;
 const graph = new StatsGraph($<HTMLCanvasElement>('graph')!, 60);
 const title = $('title');
 if (title) title.textContent = name;
-document.title = `${name} · live-origin`;
+document.title = `${name}${recording ? ' (past broadcast)' : ''} · live-origin`;
+if (recording && title) title.textContent = `${name} · past broadcast`;
+if (recording) liveBtn.hidden = true;
 
 let hls: Hls | undefined;
 /** Bumped on every (re)start, so the loops of an old player stop. */
@@ -83,8 +95,10 @@ function describeLevel(index: number): string {
 async function start(waitingMessage = 'Waiting for the stream…'): Promise<void> {
   const gen = ++generation;
   stillSince = Date.now();
+  behindByChoice = false;
   hls?.destroy();
   hls = undefined;
+  if (recording) return startRecording();
   const live = await waitForLive(gen, waitingMessage);
   if (!live) return;
   setStatus(null);
@@ -162,6 +176,31 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
   player.attachMedia(video);
 }
 
+/** A past broadcast: plain hls.js on the VOD playlists, from the start, with the timeline. */
+function startRecording(): void {
+  setStatus(null);
+  if (!Hls.isSupported()) {
+    video.src = src;
+    return;
+  }
+  const player = new Hls({ backBufferLength: 30, debug: new URLSearchParams(location.search).get('debug') === '1' });
+  hls = player;
+  (window as unknown as { hls: Hls }).hls = player;
+  player.on(Hls.Events.MANIFEST_PARSED, () => {
+    const order = player.levels.map((_, i) => i).sort((a, b) => player.levels[b]!.bitrate - player.levels[a]!.bitrate);
+    quality.replaceChildren(new Option('Auto', '-1'), ...order.map((i) => new Option(describeLevel(i), String(i))));
+    void video.play().catch(() => setStatus('Press play to start'));
+  });
+  player.on(Hls.Events.ERROR, (_e, data: ErrorData) => {
+    if (!data.fatal) return;
+    if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR) setStatus('This recording is not available.');
+    else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) player.startLoad();
+    else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) player.recoverMediaError();
+  });
+  player.loadSource(src);
+  player.attachMedia(video);
+}
+
 /**
  * The wall-clock target (s behind live) of this page, if any: `?sync=<s>`, else the server's
  * ORIGIN_SYNC_LATENCY; with it, the server's clock offset, measured once per page.
@@ -188,7 +227,7 @@ async function syncTarget(): Promise<number | undefined> {
 // Steering to the target: the frame on screen should be `target` s old by the server's clock.
 setInterval(() => {
   const player = hls;
-  if (!clock || !player || video.paused || video.seeking) return;
+  if (!clock || !player || video.paused || video.seeking || behindByChoice) return;
   const date = player.playingDate;
   if (!date) return;
   const error = (Date.now() + clock.offset - date.getTime()) / 1000 - clock.target;
@@ -205,6 +244,10 @@ setInterval(() => {
 // The stream ended (ENDLIST reached): say so, and resume by itself when it comes back.
 function streamEnded(): void {
   endOfStream = false;
+  if (recording) {
+    setStatus('End of the broadcast');
+    return;
+  }
   setStatus('Stream ended');
   void start('Stream ended');
 }
@@ -252,7 +295,7 @@ let startedAt = 0;
 let joinedEdge = false;
 function joinAtTheEdge(now: number): void {
   const player = hls;
-  if (!player || joinedEdge || clock || now - startedAt > 15_000) return;
+  if (!player || joinedEdge || clock || behindByChoice || now - startedAt > 15_000) return;
   const latency = player.latency;
   const target = player.targetLatency;
   const position = player.liveSyncPosition;
@@ -287,10 +330,10 @@ setInterval(() => {
   // BUFFER_EOS may not come (seen once after a drop past the grace: the page sat at the end of the
   // last run, neither playing nor ended, and missed the comeback): an ended playlist and 3 s
   // without moving is the end too.
-  else if (hls.latestLevelDetails?.live === false && still >= 3000) streamEnded();
+  else if (hls.latestLevelDetails?.live === false && still >= 3000 && !recording) streamEnded();
   // A live stream that has not moved for 20 s is started again from its edge (hls.js recovers by
   // itself long before; this is for a state it does not leave).
-  else if (still >= 20_000) {
+  else if (still >= 20_000 && !recording) {
     stillSince = now;
     void start(STALLED);
   }
@@ -308,6 +351,7 @@ function toggleMute(): void {
   video.muted = !video.muted;
 }
 function goLive(): void {
+  behindByChoice = false;
   const edge = hls?.liveSyncPosition;
   if (edge) video.currentTime = edge;
   void video.play();
@@ -325,6 +369,16 @@ function toggleFullscreen(): void {
 playBtn.addEventListener('click', togglePlay);
 muteBtn.addEventListener('click', toggleMute);
 liveBtn.addEventListener('click', goLive);
+/** Seeks on the timeline (DVR window or recording); behind the edge by choice until LIVE. */
+function seekTo(t: number): void {
+  const s = video.seekable;
+  if (!s.length) return;
+  const to = Math.min(Math.max(t, s.start(0)), s.end(s.length - 1));
+  const edge = hls?.liveSyncPosition;
+  behindByChoice = !recording && !!hls?.latestLevelDetails?.live && (edge == null || to < edge - 3);
+  video.currentTime = to;
+}
+seekBar.addEventListener('input', () => seekTo(Number(seekBar.value)));
 statsBtn.addEventListener('click', toggleStats);
 fullscreenBtn.addEventListener('click', toggleFullscreen);
 volume.addEventListener('input', () => {
@@ -346,7 +400,10 @@ video.addEventListener('pause', syncPlay);
 // Keyboard: k/space play-pause, m mute, f fullscreen, s stats, l live (not while typing in a field).
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.metaKey || e.ctrlKey || e.altKey) return;
-  const actions: Record<string, () => void> = { k: togglePlay, ' ': togglePlay, m: toggleMute, f: toggleFullscreen, s: toggleStats, l: goLive };
+  const actions: Record<string, () => void> = {
+    k: togglePlay, ' ': togglePlay, m: toggleMute, f: toggleFullscreen, s: toggleStats, l: goLive,
+    arrowleft: () => seekTo(video.currentTime - 10), arrowright: () => seekTo(video.currentTime + 10),
+  };
   const action = actions[e.key.toLowerCase()];
   if (action && !(e.key === ' ' && e.target instanceof HTMLButtonElement)) {
     e.preventDefault();
@@ -354,10 +411,35 @@ document.addEventListener('keydown', (e) => {
   }
 });
 
+const clockText = (s: number) => {
+  const t = Math.max(0, Math.round(s));
+  const h = Math.floor(t / 3600);
+  const mm = String(Math.floor((t % 3600) / 60)).padStart(h ? 2 : 1, '0');
+  return `${h ? `${h}:` : ''}${mm}:${String(t % 60).padStart(2, '0')}`;
+};
+/** The timeline: shown for a recording and for a live window long enough to seek in (DVR). */
+function updateTimeline(): void {
+  const s = video.seekable;
+  const start = s.length ? s.start(0) : 0;
+  const end = s.length ? s.end(s.length - 1) : 0;
+  const show = !!recording || end - start >= 30;
+  seekBar.hidden = !show;
+  position.hidden = !show;
+  if (!show) return;
+  seekBar.min = String(start);
+  seekBar.max = String(end);
+  if (document.activeElement !== seekBar) seekBar.value = String(video.currentTime);
+  position.textContent = recording
+    ? `${clockText(video.currentTime - start)} / ${clockText((Number.isFinite(video.duration) ? video.duration : end) - start)}`
+    : behindByChoice ? `−${clockText(end - video.currentTime)}` : '';
+}
+video.addEventListener('timeupdate', updateTimeline);
+
 /** Once a second: the LIVE badge, the stats overlay and its graph. */
 function tick(): void {
   const player = hls;
   if (!player) return;
+  updateTimeline();
   const latency = player.latency;
   const behind = Number.isFinite(latency) && latency > (player.targetLatency ?? 0) + 1.5;
   liveBtn.classList.toggle('at-edge', !behind);
