@@ -5,8 +5,9 @@
  * player in Chromium reports `Date.now() - hls.playingDate` every second for 60 s. A screenshot
  * shows the burned clock next to the page's clock to confirm the figure. Bounded: 2 x ~75 s.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { get, killAll, startServer, waitFor, ROOT } from '../helpers/processes.js';
 import { launch } from '../helpers/browser.js';
@@ -86,8 +87,21 @@ async function measure(lowLatency: boolean): Promise<{ median: number; p95: numb
  * duration (PDT is stamped at ingest). The difference is transcode + packaging delay (for a
  * segment it includes waiting for the next keyframe part that closes it).
  */
-async function measurePipeline(): Promise<{ firstPlayableMs: number; segment: number[]; part: number[] }> {
-  const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
+async function measurePipeline(record = false): Promise<{ firstPlayableMs: number; segment: number[]; part: number[]; upload: number[] }> {
+  // with recording on, the file store: a segment's upload lag is when its file appears (renamed
+  // into place whole) minus when the playlist first listed it, watched every 10 ms
+  const store = record ? mkdtempSync(join(tmpdir(), 'lo-bench-rec-')) : '';
+  const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}`, ...(record ? { ORIGIN_RECORD: 'all', ORIGIN_STORAGE_URL: `file://${store}` } : {}) });
+  const upload: number[] = [];
+  const pending = new Map<string, number>();
+  const watcher = setInterval(() => {
+    for (const [uri, at] of pending) {
+      if (existsSync(join(store, 'media', NAME, uri.split('-')[0]!, '720p', uri))) {
+        upload.push((Date.now() - at) / 1000);
+        pending.delete(uri);
+      }
+    }
+  }, 10);
   const t0 = Date.now();
   const pub = publisher(`${server.rtmp}/live/${KEY}`);
   try {
@@ -121,6 +135,7 @@ async function measurePipeline(): Promise<{ firstPlayableMs: number; segment: nu
           if (!seenSeg.has(line)) {
             seenSeg.set(line, now);
             ends.set(line, pdt + open);
+            if (record) pending.set(line, now);
           }
         }
       }
@@ -131,16 +146,28 @@ async function measurePipeline(): Promise<{ firstPlayableMs: number; segment: nu
     }
     // the first appearances (already there when we started) say nothing: drop the first second
     const since = (m: Map<string, number>) => [...m].filter(([, at]) => at > t0 + firstPlayableMs + 1000).map(([uri, at]) => (at - ends.get(uri)!) / 1000);
-    return { firstPlayableMs, segment: since(seenSeg), part: since(seenPart) };
+    return { firstPlayableMs, segment: since(seenSeg), part: since(seenPart), upload };
   } finally {
+    clearInterval(watcher);
     pub.proc.kill('SIGKILL');
     await server.stop('SIGTERM');
     killAll();
   }
 }
 
-const pipeline = await measurePipeline();
-console.log(`publish -> first playable ${pipeline.firstPlayableMs} ms; segment delay median ${quantile(pipeline.segment, 0.5).toFixed(3)} s p95 ${quantile(pipeline.segment, 0.95).toFixed(3)} s; part delay median ${quantile(pipeline.part, 0.5).toFixed(3)} s p95 ${quantile(pipeline.part, 0.95).toFixed(3)} s`);
+// Recording off and on, in the order off, on, on, off so that a trend in the machine's load
+// weighs on both alike; each mode's samples are pooled.
+const runs: Array<{ record: boolean } & Awaited<ReturnType<typeof measurePipeline>>> = [];
+for (const record of [false, true, true, false]) {
+  const r = await measurePipeline(record);
+  console.log(`recording ${record ? 'on ' : 'off'}: publish -> first playable ${r.firstPlayableMs} ms; segment delay median ${quantile(r.segment, 0.5).toFixed(3)} s; part delay median ${quantile(r.part, 0.5).toFixed(3)} s${record ? `; upload lag median ${quantile(r.upload, 0.5).toFixed(3)} s p95 ${quantile(r.upload, 0.95).toFixed(3)} s (${r.upload.length} segments)` : ''}`);
+  runs.push({ record, ...r });
+}
+const pool = (record: boolean, key: 'segment' | 'part' | 'upload') => runs.filter((r) => r.record === record).flatMap((r) => r[key]);
+const pipeline = { ...runs[0]!, segment: pool(false, 'segment'), part: pool(false, 'part') };
+const recorded = { segment: pool(true, 'segment'), part: pool(true, 'part'), upload: pool(true, 'upload') };
+const ratio = (key: 'segment' | 'part') => quantile(recorded[key], 0.5) / quantile(pipeline[key], 0.5);
+console.log(`recording on/off medians: part ${ratio('part').toFixed(2)}, segment ${ratio('segment').toFixed(2)}`);
 
 const ll = await measure(true);
 console.log(`LL-HLS on:  median ${ll.median.toFixed(2)} s, p95 ${ll.p95.toFixed(2)} s (hls.latency ${ll.latency.toFixed(2)} s) ${ll.screenshot}`);
@@ -168,6 +195,15 @@ blocking reloads): the time a piece is first listed minus the time its last fram
 | --- | --- | --- |
 | part (200 ms fragment) | ${quantile(pipeline.part, 0.5).toFixed(3)} s | ${quantile(pipeline.part, 0.95).toFixed(3)} s |
 | segment (2 s; closed by the next keyframe part) | ${quantile(pipeline.segment, 0.5).toFixed(3)} s | ${quantile(pipeline.segment, 0.95).toFixed(3)} s |
+
+With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run, runs ordered off, on, on, off and pooled:
+
+| piece | recording off (median) | recording on (median) | on / off |
+| --- | --- | --- | --- |
+| part | ${quantile(pipeline.part, 0.5).toFixed(3)} s | ${quantile(recorded.part, 0.5).toFixed(3)} s | ${ratio('part').toFixed(2)} |
+| segment | ${quantile(pipeline.segment, 0.5).toFixed(3)} s | ${quantile(recorded.segment, 0.5).toFixed(3)} s | ${ratio('segment').toFixed(2)} |
+
+Upload lag (a segment listed → its file in the store, ${recorded.upload.length} segments): median ${quantile(recorded.upload, 0.5).toFixed(3)} s, p95 ${quantile(recorded.upload, 0.95).toFixed(3)} s.
 
 Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is 1 s long, half a segment, for this).
 
