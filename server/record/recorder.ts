@@ -49,6 +49,46 @@ export interface SessionInfo {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long answers read from the store are reused: an ended recording's, and anything else's (ms). */
+const CACHE_ENDED_MS = 60_000;
+const CACHE_OTHER_MS = 2_000;
+/** Entries the read cache holds at most (manifests, segment lists, the recording list). */
+const CACHE_ENTRIES = 500;
+
+/**
+ * A small read cache in front of the store: every VOD request needs its recording's manifest and
+ * a playlist needs every chunk of its list, so without it N viewers of a recording cost N store
+ * reads per piece (and an S3 bill), and a client looping on /api/recordings one LIST each time.
+ * Concurrent reads of one key share one store request. Bounded by entries; oldest out first.
+ */
+class ReadCache {
+  private readonly entries = new Map<string, { until: number; value: Promise<unknown> }>();
+
+  get<T>(key: string, load: () => Promise<T>, ttl: (value: T) => number): Promise<T> {
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = load();
+    // until it settles, concurrent readers share the request; then it lives for its TTL
+    this.entries.set(key, { until: Number.MAX_SAFE_INTEGER, value });
+    value.then(
+      (v) => {
+        if (this.entries.get(key)?.value === value) this.entries.set(key, { until: Date.now() + ttl(v), value });
+      },
+      () => {
+        if (this.entries.get(key)?.value === value) this.entries.delete(key);
+      },
+    );
+    while (this.entries.size > CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    return value;
+  }
+
+  /** Forgets everything (after a delete, a recording's end). */
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
 /** The metrics of the store, registered into /metrics by origin/metrics.ts. */
 function storageMetrics(active: ReadonlySet<SessionRecorder>) {
   return {
@@ -80,6 +120,7 @@ export class Recordings {
   private readonly finishing = new Set<Promise<void>>();
   private readonly dvrCleanups = new Map<NodeJS.Timeout, () => Promise<unknown>>();
   private retention: NodeJS.Timeout | undefined;
+  private readonly cache = new ReadCache();
 
   constructor(opts: RecordingsOptions) {
     this.opts = opts;
@@ -105,6 +146,7 @@ export class Recordings {
   /** @internal the recorder reports its end; its DVR-only media goes once nobody can fetch it. */
   finished(r: SessionRecorder, done: Promise<void>): void {
     this.active.delete(r);
+    void done.finally(() => this.cache.clear());
     this.finishing.add(done);
     void done.finally(() => this.finishing.delete(done));
     if (!r.recording) {
@@ -124,7 +166,11 @@ export class Recordings {
   }
 
   /** Every recording's manifest (of one stream), oldest first. */
-  async list(stream?: string): Promise<RecordingManifest[]> {
+  list(stream?: string): Promise<RecordingManifest[]> {
+    return this.cache.get(`list:${stream ?? ''}`, () => this.listNow(stream), () => CACHE_OTHER_MS);
+  }
+
+  private async listNow(stream?: string): Promise<RecordingManifest[]> {
     const names = (await this.store.list(keys.catalogPrefix(stream))).map(parseManifestKey).filter((k) => k !== undefined);
     const out = await Promise.all(names.map((k) => this.readManifest(k.stream, k.epoch)));
     return out.filter((m): m is RecordingManifest => m !== undefined).sort((a, b) => a.startedAt - b.startedAt);
@@ -136,14 +182,23 @@ export class Recordings {
     return p ? this.readManifest(p.stream, p.epoch) : undefined;
   }
 
-  private async readManifest(stream: string, epoch: string): Promise<RecordingManifest | undefined> {
+  private readManifest(stream: string, epoch: string): Promise<RecordingManifest | undefined> {
+    return this.cache.get(`manifest:${stream}/${epoch}`, () => this.readManifestNow(stream, epoch), (m) => (m?.endedAt ? CACHE_ENDED_MS : CACHE_OTHER_MS));
+  }
+
+  private async readManifestNow(stream: string, epoch: string): Promise<RecordingManifest | undefined> {
     const text = await this.store.get(keys.manifest(stream, epoch));
     const m = text ? parseManifest(text.toString()) : undefined;
     return m && m.stream === stream && m.epoch === epoch ? m : undefined;
   }
 
   /** The recorded segments of one rendition, in order. */
-  async segments(m: RecordingManifest, rendition: string): Promise<RecordedSegment[]> {
+  segments(m: RecordingManifest, rendition: string): Promise<RecordedSegment[]> {
+    const count = m.segments[rendition] ?? 0;
+    return this.cache.get(`segments:${m.stream}/${m.epoch}/${rendition}/${count}`, () => this.segmentsNow(m, rendition), () => (m.endedAt ? CACHE_ENDED_MS : CACHE_OTHER_MS));
+  }
+
+  private async segmentsNow(m: RecordingManifest, rendition: string): Promise<RecordedSegment[]> {
     const n = chunkCount(m.segments[rendition] ?? 0);
     const chunks = await Promise.all(Array.from({ length: n }, (_, k) => this.store.get(keys.chunk(m.stream, m.epoch, rendition, k))));
     return chunks.flatMap((c) => (c ? (JSON.parse(c.toString()) as RecordedSegment[]) : []));
@@ -159,7 +214,7 @@ export class Recordings {
 
   /** The master playlist of a recording, as it was served live. */
   master(m: RecordingManifest): Promise<Buffer | undefined> {
-    return this.store.get(keys.master(m.stream, m.epoch));
+    return this.cache.get(`master:${m.stream}/${m.epoch}`, () => this.store.get(keys.master(m.stream, m.epoch)), (t) => (t && m.endedAt ? CACHE_ENDED_MS : CACHE_OTHER_MS));
   }
 
   /** Deletes a recording (manifest first, so it is no longer listed, then its media); false when unknown. */
@@ -171,7 +226,9 @@ export class Recordings {
       [...this.active].find((r) => r.info.epoch === m.epoch)?.stop('deleted through the API');
     }
     await this.store.delete(keys.manifest(m.stream, m.epoch));
+    this.cache.clear();
     const n = await this.store.deletePrefix(keys.media(m.stream, m.epoch));
+    this.cache.clear();
     this.log.info({ id, objects: n + 1 }, 'recording deleted');
     return true;
   }

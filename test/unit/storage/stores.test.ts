@@ -79,3 +79,29 @@ describe('retention', () => {
     expect(await store.list('media/s/recent/')).toEqual(['media/s/recent/r/recent-0.m4s']);
   });
 });
+
+describe('read cache of the recordings', () => {
+  it('reuses store answers (shared while in flight), and forgets them after a delete', async () => {
+    const inner = new FileStore(mkdtempSync(join(tmpdir(), 'lo-cache-')));
+    const calls = { list: 0, get: 0 };
+    const store: ObjectStore = {
+      where: inner.where,
+      put: (k, b, t) => inner.put(k, b, t),
+      get: (k) => (calls.get++, inner.get(k)),
+      list: (p) => (calls.list++, inner.list(p)),
+      deletePrefix: (p) => inner.deletePrefix(p),
+      delete: (k) => inner.delete(k),
+    };
+    const m: RecordingManifest = { v: 1, id: 's-e1', stream: 's', epoch: 'e1', startedAt: 1, endedAt: 2, renditions: ['r'], segments: { r: 0 }, durationSeconds: 1, bytes: 1, targetDuration: 2 };
+    await inner.put(keys.manifest('s', 'e1'), Buffer.from(JSON.stringify(m)), 'application/json');
+    const recordings = new Recordings({ store, logger: pino({ level: 'silent' }), records: () => true, dvrSeconds: 0, retentionDays: 0, endedRetentionMs: 0 });
+    const [a, b] = await Promise.all([recordings.list(), recordings.list()]);
+    expect(a).toEqual(b);
+    expect(calls.list).toBe(1);
+    for (let i = 0; i < 5; i++) expect((await recordings.manifest('s-e1'))?.id).toBe('s-e1');
+    expect(calls.get).toBe(1); // the list read the manifest once; the ended manifest is reused
+    expect(await recordings.delete('s-e1')).toBe(true);
+    expect(await recordings.manifest('s-e1')).toBeUndefined();
+    expect(await recordings.list()).toEqual([]);
+  });
+});
