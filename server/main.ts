@@ -4,7 +4,7 @@
  * close HTTP, exit 0). Startup errors exit with the codes in errors.ts (2 config, 3 ffmpeg, 4 port).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import closeWithGrace from 'close-with-grace';
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   }
   const recordings = new Recordings({
     store, logger, records, dvrSeconds: config.dvrSeconds, retentionDays: config.recordingRetentionDays, endedRetentionMs: config.endedRetentionSeconds * 1000,
+    writer: `${hostname()}-${config.httpPort}`,
   });
   const events = new StreamEvents();
   const sessions = new SessionManager(

@@ -16,7 +16,7 @@ import {
 } from './recording.js';
 
 /** Delays between the attempts of one write (ms): five attempts over about 7.5 s. */
-const RETRY_DELAYS_MS = [500, 1000, 2000, 4000];
+export const RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
 /** Media bytes one stream may have waiting for the store before its recording is stopped. */
 const MAX_PENDING_BYTES = 128 * 2 ** 20;
 /** Segments kept in the store beyond a DVR-only window (CDN and players still fetching them). */
@@ -36,6 +36,13 @@ export interface RecordingsOptions {
   retentionDays: number;
   /** How long an ended session's playlists stay served (its DVR-only media lives that long). */
   endedRetentionMs: number;
+  /**
+   * Who writes (`<hostname>-<httpPort>`, the cluster's default node ID): at start, this writer's
+   * recordings left unfinished by a crash are closed, and only those (another server may share the store).
+   */
+  writer: string;
+  /** Delays between write attempts (ms); tests shorten them. */
+  retryDelaysMs?: readonly number[];
 }
 
 /** What a LiveSession knows when its packager is made. */
@@ -244,8 +251,32 @@ export class Recordings {
     return old.map((m) => m.id);
   }
 
-  /** Starts the retention sweep: at start, then hourly. */
+  /** @internal */
+  get options(): RecordingsOptions {
+    return this.opts;
+  }
+
+  /**
+   * Closes this writer's recordings that a crash (kill -9, power) left without an end: they would
+   * be listed as "being recorded" for ever and play as EVENT playlists that never end. Their end is
+   * their last listed segment's; `stoppedEarly` says why.
+   */
+  async closeUnfinished(): Promise<string[]> {
+    const open = (await this.listNow()).filter((m) => m.endedAt === null && m.writer === this.opts.writer);
+    for (const m of open) {
+      const closed: RecordingManifest = { ...m, endedAt: m.startedAt + Math.round(m.durationSeconds * 1000), stoppedEarly: 'the server stopped before the broadcast ended' };
+      await this.store.put(keys.manifest(m.stream, m.epoch), Buffer.from(JSON.stringify(closed)), 'application/json');
+    }
+    if (open.length) {
+      this.cache.clear();
+      this.log.warn({ recordings: open.map((m) => m.id) }, 'closed recordings a previous run of this server left unfinished');
+    }
+    return open.map((m) => m.id);
+  }
+
+  /** Closes what a crash left unfinished, and starts the retention sweep (at start, then hourly). */
   start(): void {
+    void this.closeUnfinished().catch((e) => this.log.warn({ err: describeStoreError(e) }, 'could not check the store for unfinished recordings'));
     if (this.opts.retentionDays <= 0) return;
     const sweep = () => void this.applyRetention().catch((e) => this.log.warn({ err: describeStoreError(e) }, 'retention sweep failed; next try in an hour'));
     sweep();
@@ -310,6 +341,7 @@ export class SessionRecorder {
       durationSeconds: 0,
       bytes: 0,
       targetDuration: info.targetDuration,
+      writer: owner.options.writer,
     };
     if (recording) log.info({ store: owner.store.where }, 'recording');
   }
@@ -425,15 +457,15 @@ export class SessionRecorder {
   }
 
   /** One write with retries and backoff; throws the last error. */
-  private async put(key: string, body: Buffer, contentType: string): Promise<void> {
+  private async put(key: string, body: Buffer, contentType: string, evenIfStopped = false): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.owner.store.put(key, body, contentType);
         return;
       } catch (e) {
         this.owner.metric.failures.inc({ op: 'write' });
-        const delay = RETRY_DELAYS_MS[attempt];
-        if (delay === undefined || this.stoppedReason) throw e;
+        const delay = (this.owner.options.retryDelaysMs ?? RETRY_DELAYS_MS)[attempt];
+        if (delay === undefined || (this.stoppedReason && !evenIfStopped)) throw e;
         this.log.warn({ key, attempt: attempt + 1, err: describeStoreError(e), retryInMs: delay }, 'store write failed; retrying');
         await sleep(delay);
       }
@@ -483,6 +515,14 @@ export class SessionRecorder {
         this.writeManifest();
         await this.manifestWrite;
         this.log.info({ durationSeconds: Math.round(this.manifest.durationSeconds * 10) / 10, bytes: this.manifest.bytes }, 'recording complete');
+      } else if (this.recording) {
+        // stopped early: its last manifest may not have reached a failing store; one more try
+        // with retries, so that it is listed as ended with the reason once the store is back
+        try {
+          await this.put(keys.manifest(this.info.name, this.info.epoch), Buffer.from(JSON.stringify(this.manifest)), 'application/json', true);
+        } catch (e) {
+          this.log.warn({ err: describeStoreError(e) }, 'the stopped recording\'s manifest could not be written; it is closed at the next start');
+        }
       }
     })();
     this.owner.finished(this, done);

@@ -49,8 +49,10 @@ export interface RecordingManifest {
   bytes: number;
   /** EXT-X-TARGETDURATION of the live playlists. */
   targetDuration: number;
-  /** Why recording stopped early (the store failed), if it did. */
+  /** Why recording stopped early (the store failed, the server died), if it did. */
   stoppedEarly?: string;
+  /** The server that writes it (`<hostname>-<httpPort>`). */
+  writer?: string;
 }
 
 /** The recording ID: `<stream>-<epoch>` (an epoch has no '-', so the last '-' splits it). */

@@ -72,7 +72,7 @@ describe('retention', () => {
     await put('old', now - 8 * day);
     await put('recent', now - 6 * day);
     await put('live', null);
-    const recordings = new Recordings({ store, logger: pino({ level: 'silent' }), records: () => true, dvrSeconds: 0, retentionDays: 7, endedRetentionMs: 0 });
+    const recordings = new Recordings({ store, logger: pino({ level: 'silent' }), records: () => true, dvrSeconds: 0, retentionDays: 7, endedRetentionMs: 0, writer: 'unit' });
     expect(await recordings.applyRetention(now)).toEqual(['s-old']);
     expect((await recordings.list()).map((m) => m.id)).toEqual(['s-recent', 's-live']);
     expect(await store.list('media/s/old/')).toEqual([]);
@@ -94,7 +94,7 @@ describe('read cache of the recordings', () => {
     };
     const m: RecordingManifest = { v: 1, id: 's-e1', stream: 's', epoch: 'e1', startedAt: 1, endedAt: 2, renditions: ['r'], segments: { r: 0 }, durationSeconds: 1, bytes: 1, targetDuration: 2 };
     await inner.put(keys.manifest('s', 'e1'), Buffer.from(JSON.stringify(m)), 'application/json');
-    const recordings = new Recordings({ store, logger: pino({ level: 'silent' }), records: () => true, dvrSeconds: 0, retentionDays: 0, endedRetentionMs: 0 });
+    const recordings = new Recordings({ store, logger: pino({ level: 'silent' }), records: () => true, dvrSeconds: 0, retentionDays: 0, endedRetentionMs: 0, writer: 'unit' });
     const [a, b] = await Promise.all([recordings.list(), recordings.list()]);
     expect(a).toEqual(b);
     expect(calls.list).toBe(1);
