@@ -107,8 +107,18 @@ describe('recording on S3 (s3rver)', () => {
     expect(list.status).toBe(503);
     expect(JSON.parse(list.text).code).toBe('ERR_STORAGE_READ');
     expect(server.logs().filter((l) => (l.level as number) >= 50 && !String(l.msg).startsWith('recording stopped'))).toEqual([]);
+    // the store comes back; the broadcast ends: the stopped recording is listed as ended, with why
+    s3 = await startS3(s3Port, s3Dir);
     await p.stop();
-  }, 60_000);
+    const listed = await waitFor('stopped recording listed as ended', async () => {
+      const r = await get(`${server.http}/api/recordings?stream=kept`);
+      const list = r.status === 200 ? (JSON.parse(r.text) as { recordings: Recording[] }).recordings : [];
+      return list.length === 2 && list[1]!.endedAt ? list : undefined;
+    }, 30_000);
+    expect(listed[0]!.stoppedEarly).toBeUndefined();
+    expect(listed[1]!.stoppedEarly).toMatch(/^the store failed: /);
+    expect(listed[1]!.durationSeconds).toBeGreaterThan(2);
+  }, 90_000);
 });
 
 describe('recording store at startup', () => {
