@@ -46,7 +46,7 @@ describe('recording and DVR (file store)', () => {
       ORIGIN_ADMIN_TOKEN: ADMIN,
     });
     // 20 s, then the publisher dies (kill -9) and OBS is back 2 s later for 20 s more
-    const first = publish(`${server.rtmp}/live/${KEY}`, { seconds: 60, size: '640x360', gop: 60 });
+    const first = publish(`${server.rtmp}/live/${KEY}`, { seconds: 60, gop: 60 });
     pubs.push(first);
     const master = await waitFor('master', async () => {
       const r = await get(`${server.http}/live/${NAME}/master.m3u8`);
@@ -62,7 +62,7 @@ describe('recording and DVR (file store)', () => {
     first.proc.kill('SIGKILL');
     await first.exited;
     await sleep(2000);
-    const second = publish(`${server.rtmp}/live/${KEY}`, { seconds: 20, size: '640x360', gop: 60 });
+    const second = publish(`${server.rtmp}/live/${KEY}`, { seconds: 20, gop: 60 });
     pubs.push(second);
     await sleep(15_000);
   }, 90_000);
