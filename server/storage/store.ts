@@ -76,17 +76,30 @@ export async function openStore(url: string, s3: S3Settings): Promise<ObjectStor
  * Proves at startup that the store can be written, read and deleted (a probe object), so that a
  * wrong path, bucket or credential is a clear startup error (exit 6), not a silent gap later.
  */
-export async function probeStore(store: ObjectStore): Promise<void> {
+export async function probeStore(store: ObjectStore, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
   const key = `.probe/${process.pid}-${Date.now()}`;
+  let timer: NodeJS.Timeout | undefined;
+  // A store that never answers must not hang the start (Node's recursive mkdir was seen to spin
+  // for ever under /proc, burning a core): after the timeout it is a startup error like any other.
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
   try {
-    await store.put(key, Buffer.from('live-origin probe'), 'text/plain');
-    const back = await store.get(key);
-    if (!back || back.toString() !== 'live-origin probe') throw new Error('an object written could not be read back');
-    await store.delete(key);
+    await Promise.race([timeout, (async () => {
+      await store.put(key, Buffer.from('live-origin probe'), 'text/plain');
+      const back = await store.get(key);
+      if (!back || back.toString() !== 'live-origin probe') throw new Error('an object written could not be read back');
+      await store.delete(key);
+    })()]);
   } catch (e) {
     throw new ERR_STORAGE_UNAVAILABLE(store.where, describeStoreError(e));
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** How long the startup probe may take. */
+const PROBE_TIMEOUT_MS = 15_000;
 
 /** A store failure in one line without internals (no stack, no credentials). */
 export function describeStoreError(e: unknown): string {

@@ -122,6 +122,8 @@ describe('recording on S3 (s3rver)', () => {
 });
 
 describe('recording store at startup', () => {
+  afterAll(() => killAll());
+
   it('exits 6 with the reason when the store cannot be written', async () => {
     const port = await freePort();
     const s3 = await runServer({ ...S3_ENV, ORIGIN_RECORD: 'all', ORIGIN_STORAGE_URL: 's3://media/x', ORIGIN_S3_ENDPOINT: `http://127.0.0.1:${port}` });

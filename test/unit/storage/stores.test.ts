@@ -50,6 +50,13 @@ describe.each(stores)('%s store', (_kind, make) => {
   });
 });
 
+describe('startup probe', () => {
+  it('turns a store that never answers into a startup error after its timeout', async () => {
+    const hanging: ObjectStore = { where: 'file:///stuck', put: () => new Promise(() => {}), get: async () => undefined, list: async () => [], deletePrefix: async () => 0, delete: async () => {} };
+    await expect(probeStore(hanging, 50)).rejects.toMatchObject({ code: 'ERR_STORAGE_UNAVAILABLE', message: 'The recording store file:///stuck cannot be written: Error: no answer within 0.05 s' });
+  });
+});
+
 describe('storage URL', () => {
   it('parses file and s3 URLs', () => {
     expect(parseStorageUrl('file:///var/rec/')).toEqual({ kind: 'file', root: '/var/rec' });
