@@ -287,21 +287,29 @@ function forgetOldStalls(): void {
 }
 /**
  * hls.js catches up by rate only within `target + target duration` of its target: a player that
- * starts further back (a page opened the moment a stream became playable, its playlist still one
- * short segment long) stays there for good (seen in CI: 3.5 s behind for 30 s). In the first 15 s
- * after a (re)start, a player more than 1.5 s behind its target jumps to hls.js's live position once.
+ * is further back stays there for good. Seen twice: a page opened the moment a stream became
+ * playable started 3.5 s behind for 30 s (CI), and a player that stalled again right after an
+ * 8 s encoder outage sat 4.5-5 s behind through the next faults (CI). So a player more than 1.5 s
+ * behind its target jumps to hls.js's live position: at once in the first 15 s after a (re)start,
+ * later once it has played 5 s without a stall (a network that keeps stalling is not made worse),
+ * at most once every 30 s. Never a viewer who chose to be behind (DVR), nor with a sync target
+ * (that steering has its own seek).
  */
 let startedAt = 0;
 let joinedEdge = false;
+let lastJumpAt = 0;
 function joinAtTheEdge(now: number): void {
   const player = hls;
-  if (!player || joinedEdge || clock || behindByChoice || now - startedAt > 15_000) return;
+  if (!player || clock || behindByChoice || recording || !player.latestLevelDetails?.live) return;
+  const early = now - startedAt <= 15_000;
+  if (early ? joinedEdge : now - lastStallAt < 5000 || now - lastJumpAt < 30_000) return;
   const latency = player.latency;
   const target = player.targetLatency;
   const position = player.liveSyncPosition;
   if (!Number.isFinite(latency) || target == null || position == null) return;
   if (latency > target + 1.5 && position > video.currentTime + 1) {
     joinedEdge = true;
+    lastJumpAt = now;
     video.currentTime = position;
   }
 }
@@ -345,7 +353,11 @@ quality.addEventListener('change', () => {
 
 function togglePlay(): void {
   if (video.paused) void video.play();
-  else video.pause();
+  else {
+    // a viewer who pauses a live stream resumes where they paused (LIVE returns to the edge)
+    if (hls?.latestLevelDetails?.live) behindByChoice = true;
+    video.pause();
+  }
 }
 function toggleMute(): void {
   video.muted = !video.muted;

@@ -42,7 +42,7 @@ describe('recording on S3 (s3rver)', () => {
       ORIGIN_RECORD: 'all',
       ORIGIN_STORAGE_URL: 's3://media/live-origin/test',
       ORIGIN_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-      ORIGIN_RECONNECT_GRACE: '2',
+      ORIGIN_RECONNECT_GRACE: '6',
     });
   }, 60_000);
 
@@ -53,18 +53,28 @@ describe('recording on S3 (s3rver)', () => {
     killAll();
   });
 
-  it('records the stream whose setting allows it, into the bucket, and serves it from there', async () => {
-    const a = publish(`${server.rtmp}/live/${KEPT}`, { seconds: 12, size: '640x360', gop: 60 });
+  it('records a 40 s broadcast with a publisher drop in the middle as one recording in the bucket, only for the stream whose setting allows it', async () => {
+    // 20 s, the publisher is killed (-9) and back 2 s later for 20 s (within the 6 s grace)
+    const a = publish(`${server.rtmp}/live/${KEPT}`, { seconds: 60, size: '640x360', gop: 60 });
     const b = publish(`${server.rtmp}/live/${SKIPPED}`, { seconds: 12, size: '640x360', gop: 60 });
     pubs.push(a, b);
-    await Promise.all([a.exited, b.exited]);
+    await waitFor('kept live', async () => (await get(`${server.http}/live/kept/master.m3u8`)).status === 200, 20_000);
+    await sleep(19_000);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    await sleep(2000);
+    const a2 = publish(`${server.rtmp}/live/${KEPT}`, { seconds: 20, size: '640x360', gop: 60 });
+    pubs.push(a2);
+    await Promise.all([a2.exited, b.exited]);
     const rec = await waitFor('recording listed', async () => {
       const list = (JSON.parse((await get(`${server.http}/api/recordings`)).text) as { recordings: Recording[] }).recordings;
       return list.length >= 1 && list.every((r) => r.endedAt) ? list : undefined;
     }, 20_000);
     expect(rec.map((r) => r.stream)).toEqual(['kept']);
-    expect(rec[0]!.durationSeconds).toBeGreaterThan(10);
-    expect(rec[0]!.durationSeconds).toBeLessThan(14);
+    expect(rec[0]!.durationSeconds).toBeGreaterThan(37);
+    expect(rec[0]!.durationSeconds).toBeLessThan(43);
+    const vod = await get(`${server.http}/vod/${rec[0]!.id}/360p/index.m3u8`);
+    expect(vod.text.match(/#EXT-X-DISCONTINUITY\n/g)?.length, vod.text).toBe(1);
     // the objects are in the bucket under the prefix (s3rver keeps them as files)
     const files = spawnSync('find', [join(s3Dir, 'media'), '-name', '*.m4s._S3rver_object'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
     expect(files.length).toBeGreaterThan(4);
@@ -74,9 +84,9 @@ describe('recording on S3 (s3rver)', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lo-s3-dl-')), 'd.mp4');
     writeFileSync(file, dl.body);
     const duration = Number(spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' }).stdout);
-    expect(duration).toBeGreaterThan(10);
-    expect(duration).toBeLessThan(14);
-  }, 60_000);
+    expect(duration).toBeGreaterThan(37);
+    expect(duration).toBeLessThan(44);
+  }, 90_000);
 
   it('stops recording when the store dies, says so, and the live stream goes on', async () => {
     const p = publish(`${server.rtmp}/live/${KEPT}`, { seconds: 40, size: '640x360', gop: 60 });
