@@ -27,8 +27,8 @@ export interface Part extends PlaylistPart {
   piece: MediaPiece;
 }
 
-/** A published segment. */
-export interface Segment {
+/** Where a segment stands in its playlist: what the live window, the DVR archive and a recording's list all keep. */
+export interface SegmentListing {
   msn: number;
   uri: string;
   duration: number;
@@ -36,6 +36,10 @@ export interface Segment {
   discontinuity: boolean;
   /** URI of its init segment. */
   mapUri: string;
+}
+
+/** A published segment. */
+export interface Segment extends SegmentListing {
   parts: Part[];
   piece: MediaPiece;
   /** The store holds it (set when the sink's upload succeeded): it may stay listed in the DVR window after leaving memory. */
@@ -43,13 +47,7 @@ export interface Segment {
 }
 
 /** A segment that left memory but stays listed in the DVR window; its bytes are in the store. */
-export interface ArchivedSegment {
-  msn: number;
-  uri: string;
-  duration: number;
-  programDateTime: number;
-  discontinuity: boolean;
-  mapUri: string;
+export interface ArchivedSegment extends SegmentListing {
   /** The validators it was served with from memory, so the store's copy answers the same. */
   etag: string;
   lastModified: string;

@@ -15,18 +15,13 @@
  */
 import { STREAM_NAME_PATTERN } from '../config/schema.js';
 import { writeMediaPlaylist, type PlaylistSegment } from '../hls/playlist.js';
+import type { SegmentListing } from '../hls/rendition.js';
 
 /** Segments per list chunk: 10 minutes of 2 s segments. */
 export const CHUNK_SEGMENTS = 300;
 
 /** A recorded segment, as its list chunk keeps it. */
-export interface RecordedSegment {
-  msn: number;
-  uri: string;
-  duration: number;
-  programDateTime: number;
-  discontinuity: boolean;
-  mapUri: string;
+export interface RecordedSegment extends SegmentListing {
   bytes: number;
 }
 
