@@ -19,12 +19,17 @@ import { loadProfiles } from './transcode/profiles.js';
 import { locate } from './transcode/ffmpeg-binary.js';
 import { longestSocketPath } from './transcode/transcoder.js';
 
+/** Cluster drain: how long /readyz says 503 before the publishers are let go (a load balancer checks every 0.5-1 s). */
+const DRAIN_NOTICE_MS = 1000;
 /** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
 const UNIX_PATH_MAX = 107;
 import { buildOrigin } from './origin/app.js';
 import { startWebhooks } from './hooks/webhooks.js';
 import { openStore, probeStore } from './storage/store.js';
 import { Recordings } from './record/recorder.js';
+import { Cluster } from './cluster/cluster.js';
+import { PeerProxy } from './cluster/peer-proxy.js';
+import { parseSentinels } from './cluster/redis-client.js';
 
 const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -75,11 +80,20 @@ async function main(): Promise<void> {
     await probeStore(store);
     logger.info({ store: store.where, record: config.record, dvrSeconds: config.dvrSeconds, retentionDays: config.recordingRetentionDays }, 'recording store ready');
   }
+  // Cluster mode: Redis holds the leases, the numbering and the registry of who serves what.
+  const nodeId = config.nodeId ?? `${hostname()}-${config.httpPort}`;
+  const events = new StreamEvents();
+  const redisTarget = config.redisUrl ? { url: config.redisUrl }
+    : config.redisSentinels && config.redisMasterName ? { sentinels: parseSentinels(config.redisSentinels), masterName: config.redisMasterName } : undefined;
+  const cluster = redisTarget && new Cluster({
+    target: redisTarget, nodeId, logger, events, endedRetentionMs: config.endedRetentionSeconds * 1000,
+    nodeUrl: config.nodeUrl ?? `${tls ? 'https' : 'http'}://${displayHost(config)}:${config.httpPort}`,
+  });
+  const peers = cluster && new PeerProxy({ logger });
   const recordings = new Recordings({
     store, logger, records, dvrSeconds: config.dvrSeconds, retentionDays: config.recordingRetentionDays, endedRetentionMs: config.endedRetentionSeconds * 1000,
-    writer: `${hostname()}-${config.httpPort}`,
+    writer: nodeId,
   });
-  const events = new StreamEvents();
   const sessions = new SessionManager(
     {
       streams: config.streams,
@@ -89,6 +103,7 @@ async function main(): Promise<void> {
       maxStreams: config.maxStreams,
       maxMediaBytes: config.maxMediaMemoryMB * 2 ** 20,
       publishAuthUrl: config.publishAuthUrl,
+      leases: cluster,
     },
     { ffmpegPath: ffmpeg.path, runDir, logger, events, reconnectGraceMs: config.reconnectGraceSeconds * 1000, recordings },
   );
@@ -106,7 +121,7 @@ async function main(): Promise<void> {
   });
   const app = await buildOrigin({
     logger, sessions, events, publicUrl: config.publicUrl, playerRoot: join(projectRoot, 'dist', 'player'), tls,
-    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest, syncLatencySeconds: config.syncLatencySeconds, recordings,
+    adminToken: config.adminToken, playbackSecret: config.playbackSecret, rtmp: ingest, syncLatencySeconds: config.syncLatencySeconds, recordings, cluster, peers,
     limits: {
       maxHeldPerRendition: config.httpMaxHeldPerRendition,
       maxHeld: config.httpMaxHeld,
@@ -131,6 +146,12 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: drainMs + 15_000, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
     else logger.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down: refusing publishers, ending streams');
+    if (cluster) {
+      // readyz 503 first, and a moment for the load balancer's health check to see it, so that the
+      // publishers this node lets go reconnect to another node rather than back here
+      await cluster.drain();
+      if (!err && sessions.list().some((s) => s.isLive)) await new Promise((r) => setTimeout(r, DRAIN_NOTICE_MS));
+    }
     ingest.refuseNewPublishers();
     await sessions.close();
     if (drainMs > 0 && !err) {
@@ -143,11 +164,14 @@ async function main(): Promise<void> {
     stopWebhooks();
     await ingest.close();
     await app.close();
+    await cluster?.close();
+    await peers?.close();
     await rm(runDir, { recursive: true, force: true });
     logger.info('bye');
   });
 
   recordings.start();
+  cluster?.start();
   await ingest.start();
   try {
     await app.listen({ port: config.httpPort, host: config.host });

@@ -145,6 +145,10 @@ function crossChecks(config: Config, label: (p: string) => string): string[] {
   } else if (config.s3Endpoint) {
     out.push('ORIGIN_S3_ENDPOINT (s3Endpoint) needs ORIGIN_STORAGE_URL=s3://bucket/prefix');
   }
+  if (config.redisUrl && config.redisSentinels) out.push('ORIGIN_REDIS_URL and ORIGIN_REDIS_SENTINELS are both set: use one (Sentinel finds the master by ORIGIN_REDIS_MASTER_NAME)');
+  if (config.redisSentinels && !config.redisMasterName) out.push('ORIGIN_REDIS_SENTINELS needs ORIGIN_REDIS_MASTER_NAME (the name in the sentinels\' "sentinel monitor" line)');
+  if (config.redisMasterName && !config.redisSentinels) out.push('ORIGIN_REDIS_MASTER_NAME is set but ORIGIN_REDIS_SENTINELS is not');
+  if ((config.nodeId || config.nodeUrl) && !config.redisUrl && !config.redisSentinels) out.push('ORIGIN_NODE_ID / ORIGIN_NODE_URL mean cluster mode: set ORIGIN_REDIS_URL or ORIGIN_REDIS_SENTINELS too');
   return out;
 }
 

@@ -89,6 +89,11 @@ export const ConfigSchema = Type.Object(
     s3Region: Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,40}$', description: 'S3 region (default AWS_REGION or us-east-1)' })),
     dvrSeconds: Type.Integer({ minimum: 0, maximum: 21600, default: 0, description: 'live playlists reach this far back (older segments served from the store); 0: the live window only' }),
     recordingRetentionDays: Type.Number({ minimum: 0, maximum: 36500, default: 0, description: 'recordings ended longer ago than this are deleted (0: keep)' }),
+    redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://\\S+$', description: 'cluster mode: redis://host:port/db of the Redis every node shares (off: a single node)' })),
+    redisSentinels: Type.Optional(Type.String({ pattern: '^[^\\s,:]+:\\d{1,5}(,[^\\s,:]+:\\d{1,5})*$', description: 'cluster mode through Redis Sentinel: host:port,host:port (with redisMasterName)' })),
+    redisMasterName: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'the Sentinel master name (with redisSentinels)' })),
+    nodeId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'this node\'s name in the cluster (default <hostname>-<httpPort>)' })),
+    nodeUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+/?$', description: 'how other nodes reach this node\'s HTTP port (default http://<host>:<httpPort>)' })),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -149,6 +154,11 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
   s3Region: 'ORIGIN_S3_REGION',
   dvrSeconds: 'ORIGIN_DVR_SECONDS',
   recordingRetentionDays: 'ORIGIN_RECORDING_RETENTION_DAYS',
+  redisUrl: 'ORIGIN_REDIS_URL',
+  redisSentinels: 'ORIGIN_REDIS_SENTINELS',
+  redisMasterName: 'ORIGIN_REDIS_MASTER_NAME',
+  nodeId: 'ORIGIN_NODE_ID',
+  nodeUrl: 'ORIGIN_NODE_URL',
 };
 
 /** Settings whose values never appear in messages or logs. */

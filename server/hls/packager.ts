@@ -3,7 +3,7 @@
  * and the master playlist over them (memory only; the origin reads from here).
  */
 import { FragmentReader } from './fragments.js';
-import { makePiece, RenditionWindow, type MediaPiece, type RenditionSink } from './rendition.js';
+import { makePiece, RenditionWindow, type ContinueFrom, type MediaPiece, type RenditionSink } from './rendition.js';
 import { writeMasterPlaylist, type RenditionReport, type Variant } from './playlist.js';
 import type { Rendition } from '../transcode/ladder.js';
 
@@ -19,7 +19,7 @@ export interface PackagerOptions {
   /** Wall-clock ms at which media time 0 reached the server. */
   anchor?: () => number | undefined;
   /** Numbering to go on from (a previous session of the same stream). */
-  continueFrom?: { msn: number; partId: number };
+  continueFrom?: ContinueFrom | undefined;
   /** Recording and DVR: a sink per rendition and how far back the playlists reach. */
   archive?: { sink(rendition: string): RenditionSink; dvrSeconds: number };
 }
@@ -91,9 +91,13 @@ export class StreamPackager {
   }
 
   /** Where a next session of this stream should go on numbering: past every rendition's numbers. */
-  get nextNumbers(): { msn: number; partId: number } {
+  get nextNumbers(): Required<ContinueFrom> {
     const all = [...this.renditions.values()].map((w) => w.nextNumbers);
-    return { msn: Math.max(...all.map((n) => n.msn)), partId: Math.max(...all.map((n) => n.partId)) };
+    return {
+      msn: Math.max(...all.map((n) => n.msn)),
+      partId: Math.max(...all.map((n) => n.partId)),
+      discontinuities: Math.max(...all.map((n) => n.discontinuities)),
+    };
   }
 
   /** Ends every rendition (ENDLIST). */

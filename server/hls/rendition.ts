@@ -61,6 +61,16 @@ export interface RenditionSink {
   segment(segment: Segment): Promise<boolean>;
 }
 
+/**
+ * Where a later session of a stream goes on: next media sequence number and part ID, and the
+ * discontinuities so far (so EXT-X-DISCONTINUITY-SEQUENCE goes on too, also on another node).
+ */
+export interface ContinueFrom {
+  msn: number;
+  partId: number;
+  discontinuities?: number;
+}
+
 /** Settings of a window. */
 export interface RenditionOptions {
   name: string;
@@ -81,7 +91,7 @@ export interface RenditionOptions {
    * Where the numbering starts: a new session of a stream name that was live before goes on from
    * the old one's media sequence and part IDs, so a player or CDN never sees them go back.
    */
-  continueFrom?: { msn: number; partId: number };
+  continueFrom?: ContinueFrom;
   /** Reports of the sibling renditions, for EXT-X-RENDITION-REPORT. */
   reports?: () => RenditionReport[];
   /** Where segments are kept beyond memory (recording, DVR). */
@@ -152,13 +162,14 @@ export class RenditionWindow {
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
       this.nextPartId = opts.continueFrom.partId;
+      this.discontinuities = opts.continueFrom.discontinuities ?? 0;
       this.pendingDiscontinuity = true;
     }
   }
 
   /** The next media sequence number and part ID (where a later session of this stream goes on). */
-  get nextNumbers(): { msn: number; partId: number } {
-    return { msn: this.nextMsn, partId: this.nextPartId };
+  get nextNumbers(): Required<ContinueFrom> {
+    return { msn: this.nextMsn, partId: this.nextPartId, discontinuities: this.discontinuities };
   }
 
   /** URI of the current run's init segment (relative to the media playlist). */

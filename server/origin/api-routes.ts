@@ -17,6 +17,9 @@ import { ERR_ADMIN_DISABLED, ERR_PLAYBACK_FORBIDDEN, ERR_STREAM_NOT_FOUND, ERR_T
 import { cacheHeaders } from './cache-policy.js';
 import type { OriginMetrics } from './metrics.js';
 import { MAX_TOKEN_SECONDS, mintToken } from './playback-token.js';
+import { streamSummary } from '../session/summary.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { PeerProxy } from '../cluster/peer-proxy.js';
 
 /** What the API plugin needs. */
 export interface ApiOptions {
@@ -32,6 +35,9 @@ export interface ApiOptions {
   sse: { max: number; maxPerIp: number; lifetimeMs: number };
   /** ORIGIN_SYNC_LATENCY, told to players by /api/time. */
   syncLatencySeconds?: number | undefined;
+  /** Cluster mode: streams of other nodes are listed, their events relayed, their details asked of them. */
+  cluster?: Cluster | undefined;
+  peers?: PeerProxy | undefined;
 }
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name' });
@@ -64,7 +70,7 @@ export function baseUrl(publicUrl: string | undefined, req: Pick<FastifyRequest,
 
 /** The API plugin. */
 export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
-  const { sessions, publicUrl, events, metrics, adminToken } = opts;
+  const { sessions, publicUrl, events, metrics, adminToken, cluster, peers } = opts;
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(cacheHeaders('api'));
@@ -83,8 +89,13 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
   // Readiness for a load balancer: 503 from the shutdown signal on (while /healthz stays 200 and
   // playlists are still served), so no new publisher or viewer is sent here during the drain.
   app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: 200 while this node takes publishers, 503 while draining' } }, async (_req, reply) => {
-    if (sessions.accepting) return { status: 'ready' };
-    return reply.code(503).header('retry-after', '5').send({ status: 'draining', code: 'ERR_DRAINING', message: 'this node is shutting down; publish to another node' });
+    if (!sessions.accepting) {
+      return reply.code(503).header('retry-after', '5').send({ status: 'draining', code: 'ERR_DRAINING', message: 'this node is shutting down; publish to another node' });
+    }
+    if (cluster && !cluster.redisUp) {
+      return reply.code(503).header('retry-after', '2').send({ status: 'no-redis', code: 'ERR_REDIS_UNAVAILABLE', message: 'this node cannot reach the cluster\'s Redis, so it cannot fence a publish; publish to another node' });
+    }
+    return { status: 'ready' };
   });
 
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
@@ -135,8 +146,11 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
       ...(req.raw.httpVersionMajor === 1 ? { connection: 'close' } : {}),
     });
     res.write('retry: 2000\n\n');
-    const unsubscribe = Object.values(StreamEvent).map((event) =>
-      events.on(event, (payload) => res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`)),
+    // (in cluster mode also the events of streams on other nodes)
+    const unsubscribe = Object.values(StreamEvent).flatMap((event) =>
+      [events, ...(cluster ? [cluster.remoteEvents] : [])].map((source) =>
+        source.on(event, (payload) => res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`)),
+      ),
     );
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     const lifetime = setTimeout(() => res.end(), sse.lifetimeMs);
@@ -156,28 +170,12 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     for (const res of open) res.end();
   });
 
-  /**
-   * A failure as the public sees it: when, how ffmpeg ended and what to change. ffmpeg's own lines
-   * (internal paths, the pid, the machine) and the full message are for an admin (and the logs).
-   */
-  const failureFor = (f: NonNullable<LiveSession['lastFailure']>, admin: boolean) =>
-    admin ? f : { at: f.at, code: f.code, signal: f.signal, hint: f.hint };
-  const summary = (s: LiveSession, base: string, admin: boolean) => ({
-        name: s.name,
-        live: s.isLive,
-        state: s.state,
-        startedAt: new Date(s.startedAt).toISOString(),
-        endedAt: s.endedAt ? new Date(s.endedAt).toISOString() : null,
-        profile: s.profileName,
-        playbackUrl: `${base}/live/${s.name}/master.m3u8`,
-        watchUrl: `${base}/watch/${s.name}`,
-        renditions: s.packager?.summary() ?? [],
-        // what arrived and what is encoded from it (source-aware: no upscaling, no frame-rate raise)
-        source: s.source ?? null,
-        ladder: s.ladder,
-        restarts: s.restarts,
-        memoryBytes: s.memoryBytes,
-        ...(s.lastFailure ? { lastFailure: failureFor(s.lastFailure, admin) } : {}),
+  /** A stream with its URLs; `node`: the cluster node serving it (this one for a local stream). */
+  const summary = (s: LiveSession, base: string, admin: boolean) => withUrls({ ...streamSummary(s, admin), node: cluster?.nodeId ?? null }, base);
+  const withUrls = <T extends { name: string }>(x: T, base: string) => ({
+    ...x,
+    playbackUrl: `${base}/live/${x.name}/master.m3u8`,
+    watchUrl: `${base}/watch/${x.name}`,
   });
   const find = (name: string) => {
     const s = sessions.get(name);
@@ -188,13 +186,29 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
   app.get('/api/streams', { schema: { tags: ['streams'], summary: 'Every live and recently ended stream' } }, async (req) => {
     const base = baseUrl(publicUrl, req);
     const admin = adminProblem(req, adminToken) === undefined;
-    return { streams: sessions.list().map((s) => summary(s, base, admin)) };
+    const local = sessions.list().map((s) => summary(s, base, admin));
+    // cluster: every other node's streams (a local copy that is not live yields to the live owner)
+    const remote = (cluster?.remoteStreams() ?? []).map((e) => withUrls({ ...e.summary, name: e.name, live: e.live, node: e.node }, base));
+    const names = new Set(remote.map((r) => r.name));
+    return { streams: [...local.filter((l) => l.live || !names.has(l.name)), ...remote.filter((r) => !local.some((l) => l.name === r.name && l.live))] };
+  });
+
+  app.get('/api/cluster', { onRequest: adminGuard, schema: { ...ADMIN, summary: 'The nodes of the cluster: id, url, ready, streams, lastSeen' } }, async (_req, reply) => {
+    if (!cluster) return reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_CLUSTERED', message: 'this node runs alone (set ORIGIN_REDIS_URL for cluster mode)' });
+    return {
+      node: cluster.nodeId,
+      redis: cluster.redisUp ? 'up' : 'unreachable',
+      nodes: cluster.nodeList().map((n) => ({ ...n, lastSeen: new Date(n.lastSeen).toISOString() })),
+    };
   });
 
   api.get(
     '/api/streams/:name',
     { schema: { tags: ['streams'], summary: 'One stream: ingest, ladder, transcoder', params: Type.Object({ name: Name }) } },
-    async (req) => {
+    async (req, reply) => {
+      // cluster: a stream live on another node is described by that node
+      const remote = cluster?.remoteEntry(req.params.name);
+      if (remote && peers && !sessions.get(req.params.name)?.isLive) return peers.forward(req, reply, remote.url);
       const s = find(req.params.name);
       // the publisher's address is for operators only
       const admin = adminProblem(req, adminToken) === undefined;

@@ -18,6 +18,8 @@ import fastifySwagger from '@fastify/swagger';
 import { createMetrics, type RtmpDoorStats } from './metrics.js';
 import { HeldRequests } from './held-requests.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { PeerProxy } from '../cluster/peer-proxy.js';
 
 /** What the app serves from. */
 export interface OriginOptions {
@@ -40,6 +42,9 @@ export interface OriginOptions {
   syncLatencySeconds?: number | undefined;
   /** Recordings in the store: /vod/… and /api/recordings (absent: those routes are not there). */
   recordings?: Recordings | undefined;
+  /** Cluster mode: the registry and the proxy to the other nodes. */
+  cluster?: Cluster | undefined;
+  peers?: PeerProxy | undefined;
 }
 
 const MAX_ECHO = 200;
@@ -146,11 +151,12 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  await app.register(mediaRoutes, { sessions: opts.sessions, playbackSecret: opts.playbackSecret, held });
+  await app.register(mediaRoutes, { sessions: opts.sessions, playbackSecret: opts.playbackSecret, held, cluster: opts.cluster, peers: opts.peers });
   await app.register(apiRoutes, {
     sessions: opts.sessions, publicUrl: opts.publicUrl, events: opts.events, metrics, adminToken: opts.adminToken, playbackSecret: opts.playbackSecret,
     sse: { max: limits.sseMax, maxPerIp: limits.sseMaxPerIp, lifetimeMs: limits.sseLifetimeSeconds * 1000 },
     syncLatencySeconds: opts.syncLatencySeconds,
+    cluster: opts.cluster, peers: opts.peers,
   });
   if (opts.recordings) {
     await app.register(vodRoutes, { recordings: opts.recordings, playbackSecret: opts.playbackSecret, adminToken: opts.adminToken, publicUrl: opts.publicUrl, logger: opts.logger });

@@ -19,6 +19,8 @@ import { sendPiece } from './send-piece.js';
 import { CACHE_CONTROL } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
 import type { HeldRequests } from './held-requests.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { PeerProxy } from '../cluster/peer-proxy.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
@@ -32,8 +34,18 @@ const Directives = Type.Object({
 });
 
 /** The media routes plugin. `segmentSeconds` bounds how long a blocking request is held (3 target durations). */
-export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbackSecret?: string | undefined; held: HeldRequests }> = async (app, { sessions, playbackSecret, held }) => {
+export const mediaRoutes: FastifyPluginAsync<{
+  sessions: SessionManager;
+  playbackSecret?: string | undefined;
+  held: HeldRequests;
+  /** Cluster mode: a stream served by another node is asked of it (byte-identical answers). */
+  cluster?: Cluster | undefined;
+  peers?: PeerProxy | undefined;
+}> = async (app, { sessions, playbackSecret, held, cluster, peers }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  /** The node to ask for `name` (its playlists, or its pieces of `epoch`), when it is not this one. */
+  const remoteFor = (name: string, epoch?: string) =>
+    cluster && peers ? cluster.servingUrl(name, epoch, (e) => sessions.withEpoch(name, e)?.epoch === e) : undefined;
 
   const checkAccess = (params: { name: string; token?: string }) => checkPlaybackAccess(playbackSecret, params.name, params.token);
   /**
@@ -70,6 +82,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
   };
 
   api.get('/live/:name/thumbnail.jpg', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
+    const remote = remoteFor(req.params.name);
+    if (remote) return peers!.forward(req, reply, remote);
     const session = sessionOf(req.params.name);
     // Not the media hot path: a small file ffmpeg rewrites every 10 s, read when asked.
     const jpeg = session.isLive ? await readFile(session.thumbnailFile).catch(() => undefined) : undefined;
@@ -82,6 +96,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
   for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
     api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
       const maxAge = checkAccess(req.params);
+      const remote = remoteFor(req.params.name);
+      if (remote) return peers!.forward(req, reply, remote);
       sessionOf(req.params.name);
       const master = sessions.playlistsOf(req.params.name)?.packager?.master();
       if (!master) throw new ERR_STREAM_NOT_READY(req.params.name);
@@ -93,6 +109,8 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
       async (req, reply) => {
         const maxAge = checkAccess(req.params);
+        const remote = remoteFor(req.params.name);
+        if (remote) return peers!.forward(req, reply, remote);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.playlistsOf(req.params.name));
         const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
         const holdMs = 3 * session.targetDuration * 1000;
@@ -120,7 +138,10 @@ export const mediaRoutes: FastifyPluginAsync<{ sessions: SessionManager; playbac
       async (req, reply) => {
         const maxAge = checkAccess(req.params);
         const uri = req.params.file;
-        const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.withEpoch(req.params.name, parseMediaName(uri)?.epoch));
+        const epoch = parseMediaName(uri)?.epoch;
+        const remote = remoteFor(req.params.name, epoch ?? '');
+        if (remote) return peers!.forward(req, reply, remote);
+        const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.withEpoch(req.params.name, epoch));
         let piece = window.file(uri);
         // The part the preload hint announces is held until ffmpeg has written it (LL-HLS).
         if (!piece && window.isNextPart(uri)) {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FlvSubscription, IngestPublish } from '../ingest/rtmp-ingest.js';
 import { StreamPackager } from '../hls/packager.js';
+import type { ContinueFrom } from '../hls/rendition.js';
 import { buildLadder, passthroughProblem, UNKNOWN_SOURCE, type Rendition, type SourceInfo } from '../transcode/ladder.js';
 import type { Profile } from '../transcode/profile-schema.js';
 import { Transcoder, type TranscoderExit, type TranscoderOptions } from '../transcode/transcoder.js';
@@ -134,10 +135,10 @@ export class LiveSession {
   private watchdog: NodeJS.Timeout | undefined;
   private runs = 0;
 
-  private readonly continueFrom: { msn: number; partId: number } | undefined;
+  private readonly continueFrom: ContinueFrom | undefined;
 
   /** `continueFrom`: the numbering of the previous session of this name, to go on from. */
-  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps, continueFrom?: { msn: number; partId: number }) {
+  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps, continueFrom?: ContinueFrom) {
     this.continueFrom = continueFrom;
     this.name = name;
     this.profileName = profileName;
@@ -465,13 +466,33 @@ export class LiveSession {
    * why (a kick or shutdown, the grace running out, ffmpeg failing too often).
    */
   end(reason: string, event: 'stop' | 'graceOver' | 'giveUp' = 'stop'): Promise<void> {
+    return this.finish(reason, event, true);
+  }
+
+  /**
+   * Cluster mode: the stream goes on at another node (this one drains, or lost its lease). Stops
+   * input and ffmpeg like `end`, but writes no ENDLIST and sends no `stream.ended`: viewers and
+   * webhooks see one stream that continues, and the publisher is disconnected so it reconnects
+   * to the node that takes over.
+   */
+  handOver(reason: string): Promise<void> {
+    this.handedOver = true;
+    return this.finish(reason, 'stop', false);
+  }
+
+  /** True once the stream was handed over to another node (it was not ended). */
+  handedOver = false;
+
+  private finish(reason: string, event: 'stop' | 'graceOver' | 'giveUp', endlist: boolean): Promise<void> {
     if (!this.ending && !this.isLive) return Promise.resolve();
     this.ending ??= (async () => {
       this.clearTimers();
       clearInterval(this.watchdog);
       this.move(event);
+      // the publisher first when handing over: it reconnects elsewhere while ffmpeg stops here
+      if (!endlist) this.publish?.kick();
       await this.stopRun();
-      this.packager?.end();
+      if (endlist) this.packager?.end();
       // the last segment is queued by now; the recorder finishes in the background
       void this.archive?.end();
       this.endedAt = Date.now();
@@ -479,9 +500,9 @@ export class LiveSession {
       // A publisher is of no use once its stream has ended (or failed): OBS reconnects by itself
       // and gets a fresh session.
       this.publish?.kick();
-      this.log.info({ reason, restarts: this.restarts }, 'stream ended');
+      this.log.info({ reason, restarts: this.restarts }, endlist ? 'stream ended' : 'stream handed over (no ENDLIST: it goes on at another node)');
       await rm(this.thumbnailFile, { force: true });
-      this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
+      if (endlist) this.deps.events.emit(StreamEvent.Ended, { name: this.name, at: this.endedAt, reason });
     })();
     return this.ending;
   }

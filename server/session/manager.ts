@@ -12,6 +12,21 @@ import type { Profile } from '../transcode/profile-schema.js';
 import { LiveSession, type SessionDeps } from './live-session.js';
 import { StreamEvent } from '../events.js';
 import { askPublishAuth } from '../hooks/publish-auth.js';
+import type { ContinueFrom } from '../hls/rendition.js';
+import { streamSummary } from './summary.js';
+
+/** What the manager needs of the cluster (cluster/cluster.ts) to fence its streams. */
+export interface StreamLeases {
+  /** Takes the stream for this node, or says why not. */
+  claim(name: string, takeover: boolean, localFloor?: Required<ContinueFrom>): Promise<{ fence: number; continueFrom: Required<ContinueFrom> | undefined } | string>;
+  own(
+    stream: { name: string; epoch: string; numbers(): Required<ContinueFrom> | undefined; playable(): boolean; live(): boolean; summary(): Record<string, unknown> },
+    claim: { fence: number; continueFrom: Required<ContinueFrom> | undefined },
+    onLost: (why: string) => void,
+  ): void;
+  owns(name: string): boolean;
+  release(name: string, ended: boolean): Promise<void>;
+}
 
 /**
  * Key -> stream lookup (pure): the key is secret, the name is public. Compared in constant time
@@ -41,6 +56,8 @@ export interface ManagerOptions {
   maxMediaBytes: number;
   /** ORIGIN_PUBLISH_AUTH_URL: asked about every publish instead of the configured keys. */
   publishAuthUrl?: string | undefined;
+  /** Cluster mode: a stream is published on one node at a time, under a fenced lease. */
+  leases?: StreamLeases | undefined;
 }
 
 /** Owns every session. */
@@ -57,6 +74,8 @@ export class SessionManager {
   private readonly log: Logger;
   private readonly stopRetaining: () => void;
   private closing = false;
+  /** Streams whose cluster claim is under way on this node (a second publish meanwhile is refused). */
+  private readonly claiming = new Set<string>();
 
   constructor(
     private readonly opts: ManagerOptions,
@@ -66,6 +85,8 @@ export class SessionManager {
     this.stopRetaining = deps.events.on(StreamEvent.Ended, ({ name }) => {
       const s = this.sessions.get(name);
       if (s) this.retain(s);
+      // ended for good: the cluster entry says so (the ENDLIST playlists are served from here)
+      if (opts.leases?.owns(name)) void opts.leases.release(name, true);
     });
     this.memoryCheck = setInterval(() => this.enforceMemoryLimit(), MEMORY_CHECK_MS);
     this.memoryCheck.unref();
@@ -105,13 +126,68 @@ export class SessionManager {
         if (!answer.allowed) return answer.denied ? { reason: answer.reason, wrongKey: true } : answer.reason;
         if (answer.profile && !this.opts.profiles.has(answer.profile)) return `publish auth callback named an unknown profile "${answer.profile}"`;
         if (this.closing) return 'the server is shutting down';
-        return this.admit(publish, { name: answer.name, key: publish.key, ...(answer.profile ? { profile: answer.profile } : {}) });
+        const stream = { name: answer.name, key: publish.key, ...(answer.profile ? { profile: answer.profile } : {}) };
+        return this.opts.leases ? this.admitClustered(publish, stream, this.opts.leases) : this.admit(publish, stream);
       });
     }
     const stream = streamForKey(this.opts.streams, publish.key);
     if (!stream) return { reason: 'unknown stream key', wrongKey: true };
-    return this.admit(publish, stream);
+    return this.opts.leases ? this.admitClustered(publish, stream, this.opts.leases) : this.admit(publish, stream);
   };
+
+  /**
+   * Cluster mode: a stream this node holds follows the local rules (reconnect, takeover, refusal);
+   * any other is claimed in Redis first, and goes on numbering from where its last owner, on any
+   * node, stopped.
+   */
+  private async admitClustered(publish: IngestPublish, stream: StreamConfig, leases: StreamLeases): Promise<Refusal | null> {
+    const current = this.sessions.get(stream.name);
+    if (current?.isLive && leases.owns(stream.name)) return this.admit(publish, stream);
+    if (this.claiming.has(stream.name)) return `stream "${stream.name}" is already being published here`;
+    const limit = this.limitRefusal(stream.name);
+    if (limit) return limit;
+    this.claiming.add(stream.name);
+    try {
+      const claim = await leases.claim(stream.name, stream.onDuplicate === 'takeover', current?.packager?.nextNumbers);
+      if (typeof claim === 'string') {
+        this.log.warn({ stream: stream.name, remoteAddress: publish.remoteAddress, reason: claim }, 'publisher refused (cluster)');
+        return claim;
+      }
+      if (this.closing) {
+        await leases.release(stream.name, false);
+        return 'the server is shutting down';
+      }
+      const session = this.createSession(stream, claim.continueFrom);
+      leases.own(
+        {
+          name: session.name,
+          epoch: session.epoch,
+          numbers: () => session.packager?.nextNumbers,
+          playable: () => session.packager?.master() !== undefined,
+          live: () => session.isLive,
+          summary: () => streamSummary(session, false),
+        },
+        claim,
+        (why) => void this.handOver(session, why),
+      );
+      session.attach(publish);
+      return null;
+    } finally {
+      this.claiming.delete(stream.name);
+    }
+  }
+
+  /**
+   * Cluster mode: the stream goes on at another node (this one drains, or lost its lease): no
+   * ENDLIST here, the lease is released with the final numbering, the pieces stay served for
+   * the retention.
+   */
+  async handOver(session: LiveSession, why: string): Promise<void> {
+    if (!session.isLive) return;
+    await session.handOver(why);
+    this.retain(session);
+    await this.opts.leases?.release(session.name, false);
+  }
 
   /** Admits a publish for `stream` unless it is live already or a limit is reached. */
   private admit(publish: IngestPublish, stream: StreamConfig): string | null {
@@ -128,23 +204,36 @@ export class SessionManager {
       this.log.warn({ stream: stream.name, remoteAddress: publish.remoteAddress }, 'second publisher refused: the stream is live');
       return `stream "${stream.name}" is already live`;
     }
+    const limit = this.limitRefusal(stream.name);
+    if (limit) return limit;
+    // A stream that was live before goes on numbering where it stopped (URIs differ by epoch anyway).
+    this.createSession(stream, current?.packager?.nextNumbers).attach(publish);
+    return null;
+  }
+
+  /** Why a new live stream cannot be taken now (stream or memory limit), or undefined. */
+  private limitRefusal(name: string): string | undefined {
     const live = this.list().filter((s) => s.isLive).length;
     if (live >= this.opts.maxStreams) {
-      this.log.warn({ stream: stream.name, live, maxStreams: this.opts.maxStreams }, 'publisher refused: live stream limit reached (ORIGIN_MAX_STREAMS)');
+      this.log.warn({ stream: name, live, maxStreams: this.opts.maxStreams }, 'publisher refused: live stream limit reached (ORIGIN_MAX_STREAMS)');
       return `the server is at its limit of ${this.opts.maxStreams} live streams`;
     }
     const memory = this.memoryBytes;
     if (memory >= this.opts.maxMediaBytes) {
-      this.log.warn({ stream: stream.name, memoryMB: Math.round(memory / 2 ** 20) }, 'publisher refused: media memory limit reached (ORIGIN_MAX_MEDIA_MB)');
+      this.log.warn({ stream: name, memoryMB: Math.round(memory / 2 ** 20) }, 'publisher refused: media memory limit reached (ORIGIN_MAX_MEDIA_MB)');
       return 'the server is at its media memory limit';
     }
+    return undefined;
+  }
+
+  /** A new session of `stream`; the one it replaces stays beside it until it is playable. */
+  private createSession(stream: StreamConfig, continueFrom: ContinueFrom | undefined): LiveSession {
+    const current = this.sessions.get(stream.name);
     const profileName = stream.profile ?? this.opts.defaultProfile;
-    // A stream that was live before goes on numbering where it stopped (URIs differ by epoch anyway).
-    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, current?.packager?.nextNumbers);
+    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, continueFrom);
     if (current?.packager?.master()) this.previous.set(stream.name, current);
     this.sessions.set(stream.name, session);
-    session.attach(publish);
-    return null;
+    return session;
   }
 
   /** False from the moment the server starts shutting down (`/readyz` answers 503 then). */
@@ -195,11 +284,16 @@ export class SessionManager {
     this.timers.add(t);
   }
 
-  /** Ends every session (shutdown): refuses new publishers, ENDLIST everywhere, every ffmpeg stopped. */
+  /**
+   * Ends every session (shutdown): refuses new publishers, ENDLIST everywhere, every ffmpeg stopped.
+   * In cluster mode the streams are handed over instead (no ENDLIST; their publishers reconnect
+   * to another node, which goes on with the numbering).
+   */
   async close(reason = 'server shutting down'): Promise<void> {
     this.closing = true;
     clearInterval(this.memoryCheck);
-    await Promise.all(this.list().map((s) => s.end(reason)));
+    if (this.opts.leases) await Promise.all(this.list().map((s) => this.handOver(s, `${reason}: handed over to another node`)));
+    else await Promise.all(this.list().map((s) => s.end(reason)));
     this.stopRetaining();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
