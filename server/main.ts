@@ -21,6 +21,8 @@ import { longestSocketPath } from './transcode/transcoder.js';
 
 /** Cluster drain: how long /readyz says 503 before the publishers are let go (a load balancer checks every 0.5-1 s). */
 const DRAIN_NOTICE_MS = 1000;
+/** Cluster drain: longest wait for another node to serve the streams handed over (within close-with-grace's limit). */
+const HANDOFF_WAIT_MS = 12_000;
 /** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
 const UNIX_PATH_MAX = 107;
 import { buildOrigin } from './origin/app.js';
@@ -155,15 +157,25 @@ async function main(): Promise<void> {
     ingest.refuseNewPublishers();
     await sessions.close();
     if (drainMs > 0 && !err) {
-      logger.info({ drainSeconds: config.drainSeconds }, 'streams ended; serving the final playlists before closing HTTP');
-      await new Promise((r) => setTimeout(r, drainMs));
+      logger.info({ drainSeconds: config.drainSeconds }, cluster ? 'streams handed over; serving their pieces before closing HTTP' : 'streams ended; serving the final playlists before closing HTTP');
+      const drained = new Promise((r) => setTimeout(r, drainMs));
+      // cluster: also until another node serves each stream (its publisher must reconnect there
+      // first), so a viewer is never left without a node that answers the playlists
+      const left = await cluster?.handedOff(HANDOFF_WAIT_MS);
+      if (left?.length) logger.warn({ streams: left, waitedSeconds: HANDOFF_WAIT_MS / 1000 }, 'no other node took these streams over in time (did their publishers reconnect?)');
+      await drained;
     }
     // what the recorders still have queued is written (at most 5 s), then ended DVR-only windows go
     // (after the drain: the final playlists list them)
     await recordings.close(5000);
     stopWebhooks();
     await ingest.close();
-    await app.close();
+    // Keep-alive connections that keep asking (a peer node or a CDN shield polling playlists) are
+    // never idle, and close() waits for idle: after 2 s they are cut (the drain is over by then).
+    const httpClosed = app.close();
+    const cut = setTimeout(() => app.server.closeAllConnections?.(), 2000);
+    await httpClosed;
+    clearTimeout(cut);
     await cluster?.close();
     await peers?.close();
     await rm(runDir, { recursive: true, force: true });

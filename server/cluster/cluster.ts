@@ -24,7 +24,7 @@
 import { request } from 'undici';
 import type { Logger } from 'pino';
 import { StreamEvent, StreamEvents, type StreamEventMap } from '../events.js';
-import { connectRedis, describeTarget, isUp, type ClusterRedis, type RedisTarget } from './redis-client.js';
+import { closeRedis, connectRedis, describeTarget, isUp, type ClusterRedis, type RedisTarget } from './redis-client.js';
 
 /** How long a lease lives without renewal, and how often it is renewed (ms). */
 export const LEASE_MS = 5000;
@@ -314,7 +314,10 @@ export class Cluster {
       if (entry) {
         const was = this.entries.get(name);
         this.entries.set(name, entry);
-        if (!was || was.node !== this.nodeId || was.epoch !== entry.epoch) await this.redis.publish(K.changes, name);
+        if (!was || was.node !== this.nodeId || was.epoch !== entry.epoch) {
+          this.log.info({ stream: name, fence: h.fence, previous: entry.previous?.node }, 'registry: this node serves the stream now');
+          await this.redis.publish(K.changes, name);
+        }
       }
     } catch (err) {
       this.log.debug({ stream: name, err: (err as Error).message }, 'lease renewal failed; retrying');
@@ -454,13 +457,28 @@ export class Cluster {
     await this.redis.hset(K.nodes, this.nodeId, JSON.stringify(me)).catch(() => {});
   }
 
+  /**
+   * Drain: resolves once every stream whose registry entry names this node is served by another
+   * node (or `timeoutMs` passed): until then this node's last playlists are what viewers get, so
+   * it keeps its HTTP port open.
+   */
+  async handedOff(timeoutMs: number): Promise<string[]> {
+    const until = Date.now() + timeoutMs;
+    const mine = () => [...this.entries.values()].filter((e) => e.node === this.nodeId && e.live).map((e) => e.name);
+    while (mine().length > 0 && Date.now() < until) {
+      await sleep(200);
+      await this.poll();
+    }
+    return mine();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.tickTimer);
     clearInterval(this.segmentTimer);
     this.stopEvents.forEach((off) => off());
     await this.redis.hdel(K.nodes, this.nodeId).catch(() => {});
-    this.sub.disconnect();
-    this.redis.disconnect();
+    closeRedis(this.sub);
+    closeRedis(this.redis);
   }
 }
 

@@ -142,11 +142,19 @@ export function connectRedis(target: RedisTarget, logger: Logger, role: string):
     lastError = msg;
   });
   client.on('close', () => {
-    if (up) log.error({ redis: describeTarget(target) }, 'Redis connection lost: local streams go on; leases, numbering and the registry wait for it');
+    if (up && !closing.has(client)) log.error({ redis: describeTarget(target) }, 'Redis connection lost: local streams go on; leases, numbering and the registry wait for it');
     up = false;
   });
   client.on('+switch-master' as never, () => log.warn('Sentinel switched the Redis master'));
   return client;
+}
+
+const closing = new WeakSet<Redis>();
+
+/** Closes a connection on purpose (no "connection lost" line). */
+export function closeRedis(client: Redis): void {
+  closing.add(client);
+  client.disconnect();
 }
 
 /** True while the connection can take commands. */

@@ -17,8 +17,26 @@ export const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** Kills every child this test file started (by PID; called from afterAll and on exit). */
 export function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) {
+    // a process group leader (startServer's `group`) takes its ffmpeg children with it
+    if (groups.has(c) && c.pid) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
   children.clear();
+}
+/** Children started as the leader of their own process group. */
+const groups = new WeakSet<ChildProcess>();
+
+/** Tracks a child started elsewhere (redis, haproxy…) so killAll ends it too. */
+export function track(child: ChildProcess, group = false): void {
+  children.add(child);
+  if (group) groups.add(child);
 }
 process.once('exit', killAll);
 
@@ -70,9 +88,10 @@ export interface ServerHandle {
 }
 
 /** Starts `node dist/server/main.js` with env; resolves when both ports listen. */
-export async function startServer(env: Record<string, string> = {}, args: string[] = []): Promise<ServerHandle> {
-  const rtmpPort = await freePort();
-  const httpPort = await freePort();
+export async function startServer(env: Record<string, string> = {}, args: string[] = [], opts: { group?: boolean } = {}): Promise<ServerHandle> {
+  // (ports given in env are kept: a node restarted on its ports)
+  const rtmpPort = env.ORIGIN_RTMP_PORT ? Number(env.ORIGIN_RTMP_PORT) : await freePort();
+  const httpPort = env.ORIGIN_HTTP_PORT ? Number(env.ORIGIN_HTTP_PORT) : await freePort();
   const rtmpsPort = await freePort();
   const media = mkdtempSync(join(tmpdir(), 'lo-test-media-'));
   const proc = spawn(process.execPath, ['dist/server/main.js', ...args], {
@@ -90,8 +109,10 @@ export async function startServer(env: Record<string, string> = {}, args: string
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // group: its own process group, so a test can kill -9 the node with its ffmpeg children, as a crash of the machine would
+    detached: opts.group === true,
   });
-  children.add(proc);
+  track(proc, opts.group === true);
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
