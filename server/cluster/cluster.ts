@@ -68,6 +68,8 @@ export interface OwnedStream {
   live(): boolean;
   /** The public summary shown by every node's `/api/streams`. */
   summary(): Record<string, unknown>;
+  /** The renditions it encodes (empty before the source is known): a successor keeps them, so every URL stays. */
+  ladder(): readonly object[];
 }
 
 /** A registry entry: who serves a stream's playlists. */
@@ -98,6 +100,8 @@ export interface NodeEntry {
 export interface Claim {
   fence: number;
   continueFrom: Numbers | undefined;
+  /** The renditions of the stream's last owner (the same rendition names and URLs go on). */
+  ladder: object[] | undefined;
 }
 
 interface Held {
@@ -207,9 +211,11 @@ export class Cluster {
       }
       if (answer[0] === 1) {
         const fence = Number(answer[1]);
-        const continueFrom = mergeNumbers(numbersFromState(answer[2] ?? []), localFloor);
-        this.log.info({ stream: name, fence, continueFrom, takeover: force && takeover }, 'stream claimed');
-        return { fence, continueFrom };
+        const state = answer[2] ?? [];
+        const continueFrom = mergeNumbers(numbersFromState(state), localFloor);
+        const ladder = ladderFromState(state);
+        this.log.info({ stream: name, fence, continueFrom, keptLadder: ladder?.length ?? 0, takeover: force && takeover }, 'stream claimed');
+        return { fence, continueFrom, ladder };
       }
       const [node, fenceText] = answer[1].split('|');
       floorFence = Math.max(floorFence, Number(fenceText) || 0);
@@ -301,7 +307,8 @@ export class Cluster {
     const entry = h.stream.playable() && h.stream.live() ? this.entryOf(h, true) : undefined;
     try {
       const ok = await this.redis.loRenew(K.owner(name), K.fence(name), K.state(name), K.streams, h.token, LEASE_MS, h.fence, name,
-        entry ? JSON.stringify(entry) : '', n.msn, n.partId, n.discontinuities, h.stream.epoch, this.nodeId);
+        entry ? JSON.stringify(entry) : '', n.msn, n.partId, n.discontinuities, h.stream.epoch, this.nodeId,
+        h.stream.ladder().length ? JSON.stringify(h.stream.ladder()) : '');
       if (this.held.get(name) !== h) return;
       if (ok !== 1) {
         h.lost = true;
@@ -356,6 +363,9 @@ export class Cluster {
         const mine = this.entries.get(name);
         if (mine?.node === this.nodeId && mine.epoch === h.stream.epoch && nextEntries.get(name)?.epoch !== mine.epoch) nextEntries.set(name, mine);
       }
+      // an entry Redis lost (a restart without persistence) stays known until it expires: its
+      // owner writes it again at its next renewal
+      for (const [name, e] of this.entries) if (!nextEntries.has(name) && e.expiresAt >= now) nextEntries.set(name, e);
       this.entries = nextEntries;
       const nextNodes = new Map<string, NodeEntry>();
       const forget: string[] = [];
@@ -498,6 +508,14 @@ export function numbersFromState(flat: string[]): Numbers | undefined {
   // the last owner may have listed a segment after its last write (killed between the two)
   const margin = h.clean === '1' ? 0 : 1;
   return { msn: Number(h.msn) + margin, partId: Number(h.partId ?? 0) + margin * 64, discontinuities: Number(h.disc ?? 0) };
+}
+
+/** The ladder the last owner kept in the state (HGETALL as a flat list). */
+export function ladderFromState(flat: string[]): object[] | undefined {
+  const i = flat.findIndex((v, j) => j % 2 === 0 && v === 'ladder');
+  if (i < 0) return undefined;
+  const ladder = parseJson<object[]>(flat[i + 1] ?? '');
+  return Array.isArray(ladder) && ladder.length ? ladder : undefined;
 }
 
 /** The larger of two numberings, field by field (a node's own earlier session, and Redis's). */

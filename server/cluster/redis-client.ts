@@ -38,7 +38,7 @@ return {1, tostring(f), redis.call('HGETALL', KEYS[3])}
 `;
 
 /**
- * renew(owner, fence, state, streams; token, ttlMs, fence, name, entry, msn, partId, disc, epoch, node)
+ * renew(owner, fence, state, streams; token, ttlMs, fence, name, entry, msn, partId, disc, epoch, node, ladder)
  * -> 1 renewed | 0 lost. Renews only while the lease holds this token; a lease that vanished
  * (Redis restarted, or a failover lost the last writes) is taken back unless a newer fence exists.
  * Writes the numbering (never backwards) and, when given, the registry entry, under the same check.
@@ -55,6 +55,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local msn = tonumber(redis.call('HGET', KEYS[3], 'msn') or '0')
 if tonumber(ARGV[6]) >= msn then
   redis.call('HSET', KEYS[3], 'msn', ARGV[6], 'partId', ARGV[7], 'disc', ARGV[8], 'epoch', ARGV[9], 'node', ARGV[10], 'fence', ARGV[3], 'clean', '0')
+  if ARGV[11] ~= '' then redis.call('HSET', KEYS[3], 'ladder', ARGV[11]) end
 end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) end
 return 1
@@ -77,7 +78,7 @@ return 1
 export interface ClusterRedis extends Redis {
   loClaim(owner: string, fence: string, state: string, node: string, ttlMs: number, force: '0' | '1', minFence: number): Promise<[number, string, string[]?]>;
   loRenew(owner: string, fence: string, state: string, streams: string, token: string, ttlMs: number, fenceNo: number, name: string, entry: string,
-    msn: number, partId: number, disc: number, epoch: string, node: string): Promise<number>;
+    msn: number, partId: number, disc: number, epoch: string, node: string, ladder: string): Promise<number>;
   loRelease(owner: string, state: string, streams: string, token: string, name: string, entry: string, msn: number, partId: number, disc: number): Promise<number>;
 }
 

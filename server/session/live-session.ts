@@ -137,9 +137,16 @@ export class LiveSession {
 
   private readonly continueFrom: ContinueFrom | undefined;
 
-  /** `continueFrom`: the numbering of the previous session of this name, to go on from. */
-  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps, continueFrom?: ContinueFrom) {
+  /** A ladder to keep (cluster: the stream's last owner's renditions), instead of one chosen from the source. */
+  private readonly keptLadder: readonly Rendition[] | undefined;
+
+  /**
+   * `continueFrom`: the numbering of the previous session of this name, to go on from; `ladder`:
+   * its renditions when it went on at another node (the same master, the same URLs).
+   */
+  constructor(name: string, profileName: string, profile: Profile, deps: SessionDeps, continueFrom?: ContinueFrom, ladder?: readonly Rendition[]) {
     this.continueFrom = continueFrom;
+    this.keptLadder = ladder;
     this.name = name;
     this.profileName = profileName;
     this.profile = profile;
@@ -248,7 +255,7 @@ export class LiveSession {
         if (feed.subscription && this.sourceKnown(publish.info())) this.startRun(publish, why);
       }
     });
-    if (this.packager || this.sourceKnown(publish.info())) this.startRun(publish, why);
+    if (this.packager || this.keptLadder || this.sourceKnown(publish.info())) this.startRun(publish, why);
     else this.after(this.sourceWaitMs, () => this.startRun(publish, why));
   }
 
@@ -315,7 +322,7 @@ export class LiveSession {
 
   private createPackager(source: SourceInfo): void {
     this.source = source;
-    this.ladder = buildLadder(this.profile, source);
+    this.ladder = this.keptLadder ?? buildLadder(this.profile, source);
     const copied = this.profile.rungs.find((r) => r.passthrough);
     const problem = copied && passthroughProblem(source, this.profile.segmentSeconds);
     if (copied && problem) this.log.warn({ rung: copied.name, problem }, `passthrough rung "${copied.name}" is re-encoded: ${problem}`);

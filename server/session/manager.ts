@@ -13,15 +13,24 @@ import { LiveSession, type SessionDeps } from './live-session.js';
 import { StreamEvent } from '../events.js';
 import { askPublishAuth } from '../hooks/publish-auth.js';
 import type { ContinueFrom } from '../hls/rendition.js';
+import type { Rendition } from '../transcode/ladder.js';
 import { streamSummary } from './summary.js';
+
+/** A claim granted: the fence, and where the stream's last owner (any node) stopped. */
+export interface StreamClaim {
+  fence: number;
+  continueFrom: Required<ContinueFrom> | undefined;
+  /** The last owner's renditions: kept, so the master and every rendition URL stay the same. */
+  ladder: object[] | undefined;
+}
 
 /** What the manager needs of the cluster (cluster/cluster.ts) to fence its streams. */
 export interface StreamLeases {
   /** Takes the stream for this node, or says why not. */
-  claim(name: string, takeover: boolean, localFloor?: Required<ContinueFrom>): Promise<{ fence: number; continueFrom: Required<ContinueFrom> | undefined } | string>;
+  claim(name: string, takeover: boolean, localFloor?: Required<ContinueFrom>): Promise<StreamClaim | string>;
   own(
-    stream: { name: string; epoch: string; numbers(): Required<ContinueFrom> | undefined; playable(): boolean; live(): boolean; summary(): Record<string, unknown> },
-    claim: { fence: number; continueFrom: Required<ContinueFrom> | undefined },
+    stream: { name: string; epoch: string; numbers(): Required<ContinueFrom> | undefined; playable(): boolean; live(): boolean; summary(): Record<string, unknown>; ladder(): readonly object[] },
+    claim: StreamClaim,
     onLost: (why: string) => void,
   ): void;
   owns(name: string): boolean;
@@ -157,7 +166,7 @@ export class SessionManager {
         await leases.release(stream.name, false);
         return 'the server is shutting down';
       }
-      const session = this.createSession(stream, claim.continueFrom);
+      const session = this.createSession(stream, claim.continueFrom, claim.ladder as Rendition[] | undefined);
       leases.own(
         {
           name: session.name,
@@ -166,6 +175,7 @@ export class SessionManager {
           playable: () => session.packager?.master() !== undefined,
           live: () => session.isLive,
           summary: () => streamSummary(session, false),
+          ladder: () => session.ladder,
         },
         claim,
         (why) => void this.handOver(session, why),
@@ -227,10 +237,10 @@ export class SessionManager {
   }
 
   /** A new session of `stream`; the one it replaces stays beside it until it is playable. */
-  private createSession(stream: StreamConfig, continueFrom: ContinueFrom | undefined): LiveSession {
+  private createSession(stream: StreamConfig, continueFrom: ContinueFrom | undefined, ladder?: readonly Rendition[]): LiveSession {
     const current = this.sessions.get(stream.name);
     const profileName = stream.profile ?? this.opts.defaultProfile;
-    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, continueFrom);
+    const session = new LiveSession(stream.name, profileName, this.opts.profiles.get(profileName)!, this.deps, continueFrom, ladder);
     if (current?.packager?.master()) this.previous.set(stream.name, current);
     this.sessions.set(stream.name, session);
     return session;
