@@ -146,7 +146,6 @@ export function connectRedis(target: RedisTarget, logger: Logger, role: string):
     if (up && !closing.has(client)) log.error({ redis: describeTarget(target) }, 'Redis connection lost: local streams go on; leases, numbering and the registry wait for it');
     up = false;
   });
-  client.on('+switch-master' as never, () => log.warn('Sentinel switched the Redis master'));
   return client;
 }
 

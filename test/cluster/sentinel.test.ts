@@ -1,0 +1,88 @@
+/**
+ * Cluster mode through Redis Sentinel (Debian's redis-sentinel): a master, a replica and one
+ * sentinel; two nodes find the master by ORIGIN_REDIS_SENTINELS + ORIGIN_REDIS_MASTER_NAME. The
+ * master is killed with -9 while a stream is live: the stream keeps playing on its owner and
+ * through the other node, the sentinel promotes the replica, the nodes follow it by themselves,
+ * the lease is renewed on the new master, and a duplicate publisher is still refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { get, killAll, ObsPublisher, publish, sleep, waitFor } from '../helpers/processes.js';
+import { clusterUnavailable, ownerSeenBy, startNode, startRedis, startSentinel, type Proc } from '../helpers/cluster.js';
+
+const skip = clusterUnavailable();
+const KEY = 'sentinelkey-0123456789';
+const NAME = 'sen';
+
+describe.skipIf(skip)('cluster: Redis Sentinel fails the master over while a stream is live', () => {
+  let master: Proc;
+  let replica: Proc;
+  let sentinel: Proc;
+  let a: Awaited<ReturnType<typeof startNode>>;
+  let b: Awaited<ReturnType<typeof startNode>>;
+  let obs: ObsPublisher;
+
+  /** The newest segment number of the stream's first rendition as node `http` serves it. */
+  const newestMsn = async (http: string): Promise<number> => {
+    const m = await get(`${http}/live/${NAME}/master.m3u8`);
+    if (m.status !== 200) return -1;
+    const variant = m.text.split('\n').find((l) => l.endsWith('/index.m3u8'))!;
+    const pl = await get(`${http}/live/${NAME}/${variant}`);
+    const seq = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(pl.text);
+    return pl.status === 200 && seq ? Number(seq[1]) + pl.text.split('\n').filter((l) => l.endsWith('.m4s') && !l.startsWith('#')).length : -1;
+  };
+
+  beforeAll(async () => {
+    master = await startRedis();
+    replica = await startRedis(undefined, master.port);
+    sentinel = await startSentinel(master.port);
+    const env = {
+      ORIGIN_REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`,
+      ORIGIN_REDIS_MASTER_NAME: 'lo',
+      ORIGIN_STREAM_KEYS: `${NAME}:${KEY}`,
+    };
+    a = await startNode('a', env);
+    b = await startNode('b', env);
+    await waitFor('both nodes ready', async () => (await get(`${a.http}/readyz`)).status === 200 && (await get(`${b.http}/readyz`)).status === 200, 15_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await obs?.close().catch(() => {});
+    killAll();
+  });
+
+  it('keeps the stream, the lease and the refusal of a duplicate across the failover', async () => {
+    obs = new ObsPublisher(`${a.rtmp}/live/${KEY}`, { size: '320x180', fps: 30, gop: 60 }, 2000);
+    await waitFor('the stream through node b', async () => (await newestMsn(b.http)) > 0, 30_000);
+    expect(await ownerSeenBy(b.http, NAME)).toBe('a');
+
+    const t0 = Date.now();
+    master.kill('SIGKILL');
+    // while Redis has no master, both nodes keep serving: the owner from memory, the other by its registry copy
+    const before = await newestMsn(b.http);
+    await waitFor('the playlist to advance through node b without a Redis master', async () => (await newestMsn(b.http)) > before, 10_000, 250);
+    const promoted = new Redis(replica.port, '127.0.0.1');
+    try {
+      await waitFor('the sentinel to promote the replica', async () => (await promoted.info('replication')).includes('role:master'), 20_000, 250);
+      // the owner's lease is renewed on the new master
+      await waitFor('the lease on the new master', async () => (await promoted.get(`lo:owner:${NAME}`))?.startsWith('a|'), 15_000, 250);
+      const ttl = await promoted.pttl(`lo:owner:${NAME}`);
+      expect(ttl).toBeGreaterThan(0);
+    } finally {
+      promoted.disconnect();
+    }
+    for (const n of [a, b]) await waitFor(`readyz of node ${n.id} after the failover`, async () => (await get(`${n.http}/readyz`)).status === 200, 15_000, 250);
+    console.log(`sentinel failover: nodes ready again ${((Date.now() - t0) / 1000).toFixed(1)} s after the master was killed`);
+    expect(a.output()).toMatch(/Redis connection lost: local streams go on/);
+
+    // a second publisher on node b is still refused: the lease holds on the new master
+    const dup = publish(`${b.rtmp}/live/${KEY}`, { seconds: 20, size: '320x180' });
+    const code = await Promise.race([dup.exited, sleep(12_000).then(() => 'still running')]);
+    expect(code).not.toBe('still running');
+    expect(b.output().split('\n').some((l) => l.includes('publisher refused (cluster)') && l.includes('already live on node a'))).toBe(true);
+    // and the stream never stopped on its owner
+    const now = await newestMsn(a.http);
+    await waitFor('the owner to go on', async () => (await newestMsn(a.http)) > now, 10_000, 250);
+    expect(a.output()).not.toMatch(/lease lost/);
+  }, 120_000);
+});
