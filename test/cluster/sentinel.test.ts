@@ -51,10 +51,46 @@ describe.skipIf(skip)('cluster: Redis Sentinel fails the master over while a str
     killAll();
   });
 
-  it('keeps the stream, the lease and the refusal of a duplicate across the failover', async () => {
+  /** The owner's count of answers on `route` (its Prometheus counter). */
+  const answered = async (http: string, route: string): Promise<number> => {
+    const text = (await get(`${http}/metrics`)).text;
+    return text.split('\n').filter((l) => l.startsWith(`origin_http_requests_total{route="${route}",method="GET"`))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  };
+
+  it('N viewers of a remote stream on one node cost its owner one request per URL', async () => {
     obs = new ObsPublisher(`${a.rtmp}/live/${KEY}`, { size: '320x180', fps: 30, gop: 60 }, 2000);
     await waitFor('the stream through node b', async () => (await newestMsn(b.http)) > 0, 30_000);
     expect(await ownerSeenBy(b.http, NAME)).toBe('a');
+    const master = await get(`${b.http}/live/${NAME}/master.m3u8`);
+    const variant = master.text.split('\n').find((l) => l.endsWith('/index.m3u8'))!;
+    const rendition = variant.split('/')[0]!;
+    const PIECE = '/live/:name/:rendition/:file';
+    const PLAYLIST = '/live/:name/:rendition/index.m3u8';
+    // 30 viewers ask node b for the newest segment at once, then 30 more: the owner answers once
+    const pl = await get(`${a.http}/live/${NAME}/${variant}`);
+    const seg = pl.text.split('\n').filter((l) => l.endsWith('.m4s') && !l.startsWith('#')).at(-1)!;
+    const pieces0 = await answered(a.http, PIECE);
+    const first = await Promise.all(Array.from({ length: 30 }, () => get(`${b.http}/live/${NAME}/${rendition}/${seg}`)));
+    const again = await Promise.all(Array.from({ length: 30 }, () => get(`${b.http}/live/${NAME}/${rendition}/${seg}`)));
+    expect(new Set([...first, ...again].map((r) => `${r.status} ${r.headers.get('etag')} ${r.body.length}`)).size).toBe(1);
+    expect(first[0]!.status).toBe(200);
+    expect((await answered(a.http, PIECE)) - pieces0).toBe(1);
+    // 20 blocking reloads for the next segment, held together: one held request at the owner
+    const next = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(pl.text)![1]!;
+    const msn = Number(next) + pl.text.split('\n').filter((l) => l.endsWith('.m4s') && !l.startsWith('#')).length + 1;
+    const playlists0 = await answered(a.http, PLAYLIST);
+    const held = await Promise.all(Array.from({ length: 20 }, () => get(`${b.http}/live/${NAME}/${variant}?_HLS_msn=${msn}`)));
+    expect(new Set(held.map((r) => `${r.status} ${r.text.length}`)).size).toBe(1);
+    expect(held[0]!.status).toBe(200);
+    expect(held[0]!.text).toContain(`-${msn}.m4s`);
+    expect((await answered(a.http, PLAYLIST)) - playlists0).toBe(1);
+    // the node answers a conditional request itself from the owner's validators
+    const etag = first[0]!.headers.get('etag')!;
+    expect((await get(`${b.http}/live/${NAME}/${rendition}/${seg}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+  }, 60_000);
+
+  it('keeps the stream, the lease and the refusal of a duplicate across the failover', async () => {
 
     const t0 = Date.now();
     master.kill('SIGKILL');

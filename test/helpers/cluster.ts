@@ -3,12 +3,12 @@
  * haproxy and nginx): every process is tracked and killed by PID when the test file ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, get, startServer, track, waitFor, type ServerHandle } from './processes.js';
-import { startNginx } from './nginx.js';
+import { freePort, get, ROOT, startServer, track, waitFor, type ServerHandle } from './processes.js';
+import { NGINX } from './nginx.js';
 
 const BINARIES = { redis: '/usr/bin/redis-server', sentinel: '/usr/bin/redis-sentinel', haproxy: '/usr/sbin/haproxy' };
 
@@ -77,65 +77,49 @@ sentinel parallel-syncs lo 1
   return s;
 }
 
-/** haproxy as in deploy/haproxy.cfg: RTMP in TCP mode (leastconn, health-checked on /readyz). */
+/**
+ * deploy/haproxy.cfg itself, with its addresses made local: the bind on a free port and one
+ * `server` line per node (RTMP port, health check on its HTTP port).
+ */
 export async function startHaproxy(nodes: Array<{ rtmpPort: number; httpPort: number }>): Promise<Proc> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lo-haproxy-'));
   const conf = join(dir, 'haproxy.cfg');
-  writeFileSync(conf, `global
-  maxconn 2000
-defaults
-  timeout connect 2s
-  timeout client 120s
-  timeout server 120s
-  retries 3
-  option redispatch
-frontend rtmp
-  mode tcp
-  bind 127.0.0.1:${port}
-  default_backend rtmp_nodes
-backend rtmp_nodes
-  mode tcp
-  balance leastconn
-  option httpchk GET /readyz
-${nodes.map((n, i) => `  server n${i + 1} 127.0.0.1:${n.rtmpPort} check port ${n.httpPort} inter 500 fall 2 rise 2`).join('\n')}
-`);
+  const kit = readFileSync(join(ROOT, 'deploy', 'haproxy.cfg'), 'utf8');
+  const servers = nodes.map((n, i) => `  server origin${i + 1} 127.0.0.1:${n.rtmpPort} port ${n.httpPort}`).join('\n');
+  const local = kit
+    .replace(/^  bind :1935$/m, `  bind 127.0.0.1:${port}`)
+    .replace(/^(  server origin\d .*\n?)+/m, `${servers}\n`);
+  if (!local.includes(`127.0.0.1:${port}`) || !local.includes(`127.0.0.1:${nodes[0]!.rtmpPort}`)) throw new Error('deploy/haproxy.cfg changed shape: update startHaproxy');
+  writeFileSync(conf, local);
   const h = spawnTracked(BINARIES.haproxy, ['-db', '-f', conf], port);
   await waitFor('haproxy to listen', () => listening(port), 10_000);
   return h;
 }
 
 /**
- * nginx as the shield of deploy/nginx.conf: one cache in front of every node, the cache key with
- * the LL-HLS directives (the full request URI), proxy_cache_lock, and the next node tried when one
- * does not answer.
+ * deploy/nginx.conf itself (the shield), with local paths and addresses: one cache in front of every
+ * node, the cache key with the LL-HLS directives, proxy_cache_lock, the next node tried when one is gone.
  */
 export async function startShield(httpPorts: number[]): Promise<{ url: string; proc: ChildProcess; stop: () => void }> {
-  const n = await startNginx((port, dir) => `
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=hls:10m max_size=1g inactive=10m use_temp_path=off;
-  upstream origins {
-${httpPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://origins;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_next_upstream error timeout http_502;
-      proxy_connect_timeout 1s;
-      proxy_cache hls;
-      proxy_cache_key $request_uri;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 10s;
-      proxy_cache_lock_age 10s;
-      proxy_read_timeout 10s;
-      add_header X-Cache $upstream_cache_status always;
-    }
-  }`);
-  track(n.proc);
-  return n;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lo-shield-'));
+  const kit = readFileSync(join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
+  const upstreams = httpPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n');
+  const local = `${process.getuid?.() === 0 ? 'user root;\n' : ''}pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log warn;\n` + kit
+    .replace(/^worker_processes auto;$/m, 'worker_processes 1;')
+    .replace('/var/cache/nginx/hls', `${dir}/cache`)
+    .replace(/^http \{$/m, `http {\n  proxy_temp_path ${dir}/tmp;\n  client_body_temp_path ${dir}/body;`)
+    .replace(/^(    server origin\d:8000 .*\n?)+/m, `${upstreams}\n`)
+    .replace(/^    listen 80;$/m, `    listen 127.0.0.1:${port};`);
+  if (!local.includes(`listen 127.0.0.1:${port}`) || !local.includes(`127.0.0.1:${httpPorts[0]}`)) throw new Error('deploy/nginx.conf changed shape: update startShield');
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, local);
+  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  track(proc);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('nginx to listen', async () => (await fetch(url).catch(() => null)) !== null, 10_000);
+  return { url, proc, stop: () => proc.exitCode === null && proc.kill('SIGTERM') };
 }
 
 /** A node of the cluster: its own process group (kill -9 takes its ffmpeg too). */
