@@ -162,4 +162,4 @@ export const ENV_NAMES: Record<Exclude<keyof Config, 'streams'>, string> = {
 };
 
 /** Settings whose values never appear in messages or logs. */
-export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['adminToken', 'webhookSecret', 'playbackSecret']);
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['adminToken', 'webhookSecret', 'playbackSecret', 'redisUrl']);
