@@ -10,6 +10,7 @@
  * ETag and Cache-Control whichever node answers. A peer that does not answer is a miss: 503 with
  * Retry-After and the short miss caching, never a 5xx with internals.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, cacheStores, interceptors, type Dispatcher } from 'undici';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,10 +22,20 @@ const PASSED = ['content-type', 'etag', 'last-modified', 'cache-control', 'conte
 /** Request headers that change the answer (forwarded; the rest are this hop's). */
 const FORWARDED = ['range', 'if-range', 'authorization'];
 
+/**
+ * Marks a request one node makes of another: the receiving node answers it from its own memory and
+ * never forwards it again, so two nodes whose registries disagree for a moment cannot loop.
+ */
+export const HOP_HEADER = 'x-origin-hop';
+
 /** Counts, for /metrics and the benchmark. */
 export interface PeerProxyStats {
+  /** Requests answered by asking a peer (cache hits and coalesced followers included). */
   requests: number;
+  /** Body bytes that really came over the network from peers (undici's diagnostics channel: after the cache and the coalescing). */
   upstreamBytes: number;
+  /** Requests that really went to a peer. */
+  upstreamRequests: number;
   failures: number;
 }
 
@@ -32,7 +43,20 @@ export interface PeerProxyStats {
 export class PeerProxy {
   private readonly agent: Dispatcher;
   private readonly log: Logger;
-  readonly stats: PeerProxyStats = { requests: 0, upstreamBytes: 0, failures: 0 };
+  readonly stats: PeerProxyStats = { requests: 0, upstreamBytes: 0, upstreamRequests: 0, failures: 0 };
+  private readonly ours = new WeakSet<object>();
+  private readonly onCreate = (m: unknown) => {
+    const { request } = m as { request: { headers: string[] | string } };
+    const h = request.headers;
+    if (Array.isArray(h) ? h.some((v, i) => i % 2 === 0 && v.toLowerCase() === HOP_HEADER) : String(h).toLowerCase().includes(`${HOP_HEADER}:`)) {
+      this.ours.add(request);
+      this.stats.upstreamRequests++;
+    }
+  };
+  private readonly onChunk = (m: unknown) => {
+    const { request, chunk } = m as { request: object; chunk: Buffer };
+    if (this.ours.has(request)) this.stats.upstreamBytes += chunk.length;
+  };
 
   /**
    * `holdTimeoutMs`: longest a peer may hold a blocking request (above the owner's own hold of 3
@@ -48,13 +72,15 @@ export class PeerProxy {
       bodyTimeout: 15_000,
       connectTimeout: 2000,
     }).compose(interceptors.cache({ store, methods: ['GET'], type: 'shared' }), interceptors.deduplicate({ methods: ['GET'] }));
+    subscribe('undici:request:create', this.onCreate);
+    subscribe('undici:request:bodyChunkReceived', this.onChunk);
   }
 
   /** Forwards `req` to the peer at `base` and answers with what it said. */
   async forward(req: FastifyRequest, reply: FastifyReply, base: string): Promise<FastifyReply> {
     this.stats.requests++;
     const path = req.url;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { [HOP_HEADER]: '1' };
     for (const h of FORWARDED) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
@@ -78,7 +104,6 @@ export class PeerProxy {
       return reply.code(503).headers(cacheHeaders('mediaMiss')).header('retry-after', '1')
         .send({ error: 'Service Unavailable', code: 'ERR_OWNER_UNREACHABLE', message: 'the node serving this stream did not answer; retry' });
     }
-    this.stats.upstreamBytes += body.length;
     for (const h of PASSED) {
       const v = upHeaders[h];
       if (v !== undefined) reply.header(h, v);
@@ -93,6 +118,8 @@ export class PeerProxy {
   }
 
   async close(): Promise<void> {
+    unsubscribe('undici:request:create', this.onCreate);
+    unsubscribe('undici:request:bodyChunkReceived', this.onChunk);
     await this.agent.close();
   }
 }

@@ -19,7 +19,7 @@ import type { OriginMetrics } from './metrics.js';
 import { MAX_TOKEN_SECONDS, mintToken } from './playback-token.js';
 import { streamSummary } from '../session/summary.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { PeerProxy } from '../cluster/peer-proxy.js';
+import { HOP_HEADER, type PeerProxy } from '../cluster/peer-proxy.js';
 
 /** What the API plugin needs. */
 export interface ApiOptions {
@@ -208,7 +208,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     async (req, reply) => {
       // cluster: a stream live on another node is described by that node
       const remote = cluster?.remoteEntry(req.params.name);
-      if (remote && peers && !sessions.get(req.params.name)?.isLive) return peers.forward(req, reply, remote.url);
+      if (remote && peers && !sessions.get(req.params.name)?.isLive && req.headers[HOP_HEADER] === undefined) return peers.forward(req, reply, remote.url);
       const s = find(req.params.name);
       // the publisher's address is for operators only
       const admin = adminProblem(req, adminToken) === undefined;

@@ -15,6 +15,7 @@ import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
 import fastifySwagger from '@fastify/swagger';
+import { Gauge } from 'prom-client';
 import { createMetrics, type RtmpDoorStats } from './metrics.js';
 import { HeldRequests } from './held-requests.js';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.js';
@@ -100,6 +101,14 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   const held = new HeldRequests({ perRendition: limits.maxHeldPerRendition, total: limits.maxHeld });
   const metrics = createMetrics(opts.sessions, opts.rtmp, held);
   for (const m of opts.recordings?.metrics ?? []) metrics.register.registerMetric(m);
+  const peerStats = opts.peers?.stats;
+  if (peerStats) {
+    // cluster: what this node asked of the other nodes (each piece once, whatever its viewer count)
+    new Gauge({ name: 'origin_peer_requests', help: 'Requests answered by asking another node (since start)', registers: [metrics.register], collect() { this.set(peerStats.requests); } });
+    new Gauge({ name: 'origin_peer_upstream_requests', help: 'Requests that went to another node (after coalescing and the piece cache; since start)', registers: [metrics.register], collect() { this.set(peerStats.upstreamRequests); } });
+    new Gauge({ name: 'origin_peer_upstream_bytes', help: 'Body bytes received from other nodes (after coalescing and the piece cache; since start)', registers: [metrics.register], collect() { this.set(peerStats.upstreamBytes); } });
+    new Gauge({ name: 'origin_peer_failures', help: 'Requests to another node that got no answer (since start)', registers: [metrics.register], collect() { this.set(peerStats.failures); } });
+  }
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const bodyless = req.method === 'HEAD' || reply.statusCode === 304;

@@ -20,7 +20,7 @@ import { CACHE_CONTROL } from './cache-policy.js';
 import { readFile } from 'node:fs/promises';
 import type { HeldRequests } from './held-requests.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { PeerProxy } from '../cluster/peer-proxy.js';
+import { HOP_HEADER, type PeerProxy } from '../cluster/peer-proxy.js';
 
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN });
 const RenditionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' });
@@ -44,8 +44,9 @@ export const mediaRoutes: FastifyPluginAsync<{
 }> = async (app, { sessions, playbackSecret, held, cluster, peers }) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   /** The node to ask for `name` (its playlists, or its pieces of `epoch`), when it is not this one. */
-  const remoteFor = (name: string, epoch?: string) =>
-    cluster && peers ? cluster.servingUrl(name, epoch, (e) => sessions.withEpoch(name, e)?.epoch === e) : undefined;
+  // (a request from another node is answered here, never forwarded again: no loop while two registries disagree)
+  const remoteFor = (req: { headers: Record<string, unknown> }, name: string, epoch?: string) =>
+    cluster && peers && req.headers[HOP_HEADER] === undefined ? cluster.servingUrl(name, epoch, (e) => sessions.withEpoch(name, e)?.epoch === e) : undefined;
 
   const checkAccess = (params: { name: string; token?: string }) => checkPlaybackAccess(playbackSecret, params.name, params.token);
   /**
@@ -82,7 +83,7 @@ export const mediaRoutes: FastifyPluginAsync<{
   };
 
   api.get('/live/:name/thumbnail.jpg', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
-    const remote = remoteFor(req.params.name);
+    const remote = remoteFor(req, req.params.name);
     if (remote) return peers!.forward(req, reply, remote);
     const session = sessionOf(req.params.name);
     // Not the media hot path: a small file ffmpeg rewrites every 10 s, read when asked.
@@ -96,7 +97,7 @@ export const mediaRoutes: FastifyPluginAsync<{
   for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
     api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
       const maxAge = checkAccess(req.params);
-      const remote = remoteFor(req.params.name);
+      const remote = remoteFor(req, req.params.name);
       if (remote) return peers!.forward(req, reply, remote);
       sessionOf(req.params.name);
       const master = sessions.playlistsOf(req.params.name)?.packager?.master();
@@ -109,7 +110,7 @@ export const mediaRoutes: FastifyPluginAsync<{
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
       async (req, reply) => {
         const maxAge = checkAccess(req.params);
-        const remote = remoteFor(req.params.name);
+        const remote = remoteFor(req, req.params.name);
         if (remote) return peers!.forward(req, reply, remote);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.playlistsOf(req.params.name));
         const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
@@ -139,7 +140,7 @@ export const mediaRoutes: FastifyPluginAsync<{
         const maxAge = checkAccess(req.params);
         const uri = req.params.file;
         const epoch = parseMediaName(uri)?.epoch;
-        const remote = remoteFor(req.params.name, epoch ?? '');
+        const remote = remoteFor(req, req.params.name, epoch ?? '');
         if (remote) return peers!.forward(req, reply, remote);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.withEpoch(req.params.name, epoch));
         let piece = window.file(uri);

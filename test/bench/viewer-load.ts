@@ -18,9 +18,9 @@ if (!base || !(viewers > 0) || !(seconds > 0)) {
 
 // one keep-alive connection per viewer at most, as a browser tab would use for the origin
 const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: viewers * 2, pipelining: 1 });
-async function get(url: string, timeoutMs = 8000): Promise<{ status: number; text: () => Promise<string>; drain: () => Promise<void> }> {
+async function get(url: string, timeoutMs = 8000): Promise<{ status: number; text: () => Promise<string>; drain: () => Promise<number> }> {
   const res = await request(url, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  return { status: res.statusCode, text: () => res.body.text(), drain: async () => void (await res.body.arrayBuffer()) };
+  return { status: res.statusCode, text: () => res.body.text(), drain: async () => (await res.body.arrayBuffer()).byteLength };
 }
 
 const master = await (await get(`${base}/master.m3u8`)).text();
@@ -28,6 +28,8 @@ const variants = master.split('\n').filter((l) => l.endsWith('index.m3u8'));
 const partTimes: number[] = [];
 const errors: Record<string, number> = {};
 let playlists = 0;
+/** Part bytes each viewer fetched, by rendition (the most any viewer of a rendition got = that rendition's own bytes). */
+const partBytes = new Map<string, number[]>();
 const deadline = Date.now() + seconds * 1000;
 const cpu0 = process.cpuUsage();
 const error = (kind: string) => (errors[kind] = (errors[kind] ?? 0) + 1);
@@ -58,6 +60,9 @@ async function viewer(i: number): Promise<void> {
   const dir = `${base}/${variant.split('/')[0]}`;
   const url = `${base}/${variant}`;
   const seen = new Set<string>();
+  const mine = partBytes.get(variant) ?? [];
+  partBytes.set(variant, mine);
+  const slot = mine.push(0) - 1;
   let text: string;
   try {
     text = await (await get(url)).text();
@@ -93,7 +98,8 @@ async function viewer(i: number): Promise<void> {
       const t = performance.now();
       try {
         const res = await get(`${dir}/${uri}`);
-        await res.drain();
+        const n = await res.drain();
+        mine[slot] = mine[slot]! + n;
         if (res.status !== 200) error(`part ${res.status}`);
         else partTimes.push(performance.now() - t);
       } catch (err) {
@@ -113,4 +119,5 @@ const q = (p: number) => (partTimes.length ? +partTimes[Math.min(partTimes.lengt
 console.log(JSON.stringify({
   viewers, seconds, parts: partTimes.length, playlists, partMedianMs: q(0.5), partP95Ms: q(0.95), errors,
   generatorCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+  streamPartBytes: [...partBytes.values()].reduce((sum, v) => sum + Math.max(0, ...v), 0),
 }));

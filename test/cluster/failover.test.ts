@@ -41,6 +41,8 @@ describe.skipIf(skip)('cluster: three nodes on Redis behind haproxy and an nginx
   /** Epochs of sessions on nodes killed with -9: only their pieces may fail. */
   const killedEpochs = new Set<string>();
   let handOvers = 0;
+  /** Epochs of every session that stopped on its node (killed, drained, stopped): the part its last preload hint announced answers 404. */
+  const goneEpochs = new Set<string>();
 
   const env = (extra: Record<string, string> = {}) => ({
     ORIGIN_REDIS_URL: `redis://127.0.0.1:${redis.port}`,
@@ -205,6 +207,7 @@ describe.skipIf(skip)('cluster: three nodes on Redis behind haproxy and an nginx
   it('kill -9 of the owner: the publisher comes back through haproxy and another node goes on numbering', async () => {
     const o = await owner();
     killedEpochs.add(await epochOf(o));
+    goneEpochs.add(await epochOf(o));
     const from = report.violations.length;
     const t0 = Date.now();
     process.kill(-o.proc.pid!, 'SIGKILL');
@@ -226,6 +229,7 @@ describe.skipIf(skip)('cluster: three nodes on Redis behind haproxy and an nginx
 
   it('drain (SIGTERM): readyz 503, the stream moves to another node without an ENDLIST, the node exits 0', async () => {
     const o = await owner();
+    goneEpochs.add(await epochOf(o));
     const from = report.violations.length;
     const t0 = Date.now();
     o.proc.kill('SIGTERM');
@@ -248,6 +252,7 @@ describe.skipIf(skip)('cluster: three nodes on Redis behind haproxy and an nginx
 
   it('an owner stopped (SIGSTOP) past its lease loses the stream and gives it up when it runs again', async () => {
     const o = await owner();
+    goneEpochs.add(await epochOf(o));
     const from = report.violations.length;
     const t0 = Date.now();
     process.kill(-o.proc.pid!, 'SIGSTOP');
@@ -312,6 +317,9 @@ describe.skipIf(skip)('cluster: three nodes on Redis behind haproxy and an nginx
     // and the crawler never saw more than one marked segment per hand-over
     for (const [rendition, marked] of r.discontinuitySegments) expect(marked.size, rendition).toBeLessThanOrEqual(handOvers);
     expect(r.polls).toBeGreaterThan(50);
-    expect(watcher.problems.filter((p) => !/held request timed out|HTTP 503 .*\.m3u8/.test(p.what))).toEqual([]);
+    // allowed: held requests that timed out (503), playlists while no node served the stream, and
+    // the one part each stopped session's last preload hint announced (retired with its run: 404)
+    const hinted = (what: string) => [...goneEpochs].some((e) => new RegExp(`^part 404 .*/${e}-p\\d+\\.m4s$`).test(what));
+    expect(watcher.problems.filter((p) => !/held request timed out|HTTP 503 .*\.m3u8/.test(p.what) && !hinted(p.what))).toEqual([]);
   });
 });
