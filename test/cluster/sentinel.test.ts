@@ -59,9 +59,24 @@ describe.skipIf(skip)('cluster: Redis Sentinel fails the master over while a str
   };
 
   it('N viewers of a remote stream on one node cost its owner one request per URL', async () => {
+    // node b's event stream tells of a stream published on node a (Redis pub/sub)
+    const sse = new AbortController();
+    let events = '';
+    const reading = fetch(`${b.http}/api/events`, { signal: sse.signal }).then(async (res) => {
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        events += Buffer.from(value).toString();
+      }
+    }).catch(() => {});
+    await waitFor('the event stream open', () => events.startsWith('retry:'), 5000);
     obs = new ObsPublisher(`${a.rtmp}/live/${KEY}`, { size: '320x180', fps: 30, gop: 60 }, 2000);
     await waitFor('the stream through node b', async () => (await newestMsn(b.http)) > 0, 30_000);
     expect(await ownerSeenBy(b.http, NAME)).toBe('a');
+    await waitFor('stream.started and stream.ready on node b', () => /event: stream\.started\ndata: \{"name":"sen"/.test(events) && /event: stream\.ready\ndata: \{"name":"sen"/.test(events), 5000);
+    sse.abort();
+    await reading;
     const master = await get(`${b.http}/live/${NAME}/master.m3u8`);
     const variant = master.text.split('\n').find((l) => l.endsWith('/index.m3u8'))!;
     const rendition = variant.split('/')[0]!;
