@@ -225,21 +225,33 @@ export class Cluster {
         continue;
       }
       const owner = this.nodes.get(node ?? '');
-      const answers = owner && owner.ready && Date.now() - owner.lastSeen < NODE_STALE_MS && (await this.answers(owner.url));
-      if (answers) return `stream "${name}" is already live on node ${node}`;
+      const peer = owner ? await this.answers(owner.url) : 'silent';
+      if (peer === 'ready' && owner!.ready && Date.now() - owner!.lastSeen < NODE_STALE_MS) return `stream "${name}" is already live on node ${node}`;
+      if (peer === 'refused') {
+        // nothing listens on its port any more: the owner died (kill -9, crash). Taking the lease
+        // now is safe: were it alive after all, fencing makes it give the stream up at its next renewal.
+        this.log.warn({ stream: name, owner: node }, 'the owner of the stream does not listen any more; taking the lease over now');
+        force = true;
+        continue;
+      }
+      // draining, or stopped (it accepts a connection but says nothing): its lease runs out by itself
       if (Date.now() > deadline) return `stream "${name}" is still held by node ${node}, which does not answer; retry`;
       await sleep(250);
     }
   }
 
-  /** Whether a peer answers `/readyz` with 200 within 700 ms (a stopped or dead node does not). */
-  private async answers(url: string): Promise<boolean> {
+  /**
+   * How a peer answers `/readyz` within 700 ms: 'ready' (200), 'refused' (nothing listens: the
+   * process is gone), 'silent' (503 while draining, or no answer: stopped, overloaded, unreachable).
+   */
+  private async answers(url: string): Promise<'ready' | 'refused' | 'silent'> {
     try {
       const res = await request(`${url}/readyz`, { headersTimeout: 700, bodyTimeout: 700, signal: AbortSignal.timeout(800) });
       await res.body.dump();
-      return res.statusCode === 200;
-    } catch {
-      return false;
+      return res.statusCode === 200 ? 'ready' : 'silent';
+    } catch (err) {
+      const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+      return code === 'ECONNREFUSED' ? 'refused' : 'silent';
     }
   }
 
