@@ -43,6 +43,33 @@ export interface ApiOptions {
 const Name = Type.String({ pattern: STREAM_NAME_PATTERN, description: 'public stream name' });
 const ADMIN = { tags: ['admin'], security: [{ bearer: [] }] };
 
+/**
+ * What `/api/streams` answers, alike on a single node and on every node of a cluster. (Objects stay
+ * open: what a stream carries besides these fields, e.g. its ladder, is passed through as it is.)
+ */
+const StreamList = Type.Object({
+  streams: Type.Array(Type.Object({
+    name: Type.String(),
+    live: Type.Boolean(),
+    node: Type.Union([Type.String(), Type.Null()], { description: 'the cluster node serving it (null on a single node)' }),
+    state: Type.Optional(Type.String({ description: 'starting, live, reconnecting, ended or failed' })),
+    startedAt: Type.Optional(Type.String()),
+    endedAt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    profile: Type.Optional(Type.String()),
+    playbackUrl: Type.String(),
+    watchUrl: Type.String(),
+    renditions: Type.Optional(Type.Array(Type.Object({ name: Type.String(), width: Type.Number(), height: Type.Number(), bandwidth: Type.Number() }))),
+  }, { additionalProperties: true })),
+});
+/** An error answer. */
+const ErrorBody = Type.Object({ error: Type.String(), code: Type.String(), message: Type.String() });
+/** What `/api/cluster` answers. */
+const ClusterNodes = Type.Object({
+  node: Type.String({ description: 'the node that answered' }),
+  redis: Type.Union([Type.Literal('up'), Type.Literal('unreachable')]),
+  nodes: Type.Array(Type.Object({ id: Type.String(), url: Type.String(), ready: Type.Boolean(), streams: Type.Integer(), lastSeen: Type.String() })),
+});
+
 /** sha256 both sides so timingSafeEqual compares equal lengths and leaks nothing about the token's length. */
 function sameToken(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -183,7 +210,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     return s;
   };
 
-  app.get('/api/streams', { schema: { tags: ['streams'], summary: 'Every live and recently ended stream' } }, async (req) => {
+  app.get('/api/streams', { schema: { tags: ['streams'], summary: 'Every live and recently ended stream (in cluster mode: of every node)', response: { 200: StreamList } } }, async (req) => {
     const base = baseUrl(publicUrl, req);
     const admin = adminProblem(req, adminToken) === undefined;
     const local = sessions.list().map((s) => summary(s, base, admin));
@@ -193,7 +220,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, opts) => {
     return { streams: [...local.filter((l) => l.live || !names.has(l.name)), ...remote.filter((r) => !local.some((l) => l.name === r.name && l.live))] };
   });
 
-  app.get('/api/cluster', { onRequest: adminGuard, schema: { ...ADMIN, summary: 'The nodes of the cluster: id, url, ready, streams, lastSeen' } }, async (_req, reply) => {
+  app.get('/api/cluster', { onRequest: adminGuard, schema: { ...ADMIN, summary: 'The nodes of the cluster: id, url, ready, streams, lastSeen', response: { 200: ClusterNodes, 404: ErrorBody } } }, async (_req, reply) => {
     if (!cluster) return reply.code(404).send({ error: 'Not Found', code: 'ERR_NOT_CLUSTERED', message: 'this node runs alone (set ORIGIN_REDIS_URL for cluster mode)' });
     return {
       node: cluster.nodeId,

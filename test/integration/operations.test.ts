@@ -136,6 +136,15 @@ describe('operations', () => {
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/streams', '/api/streams/{name}', '/api/streams/{name}/kick', '/api/sessions', '/api/tokens', '/metrics']));
     expect(doc.body.paths['/api/streams/{name}/kick'].post.security).toEqual([{ bearer: [] }]);
+    // the list's shape is in the document (the same on a single node and in a cluster), `node` null here
+    expect(Object.keys(doc.body.paths['/api/streams'].get.responses['200'].content['application/json'].schema.properties.streams.items.properties)).toEqual(expect.arrayContaining(['name', 'live', 'node', 'playbackUrl']));
+    const list = await json(`${base}/api/streams`);
+    expect(list.body.streams[0]).toMatchObject({ name: 'ops', node: null });
+    expect(list.body.streams[0].ladder).toBeDefined();
+    // a single node has no cluster to list
+    const cluster = await json(`${base}/api/cluster`, admin);
+    expect([cluster.status, cluster.body.code]).toEqual([404, 'ERR_NOT_CLUSTERED']);
+    expect((await json(`${base}/readyz`)).status).toBe(200);
   });
 
   it('sends signed webhooks for started and ended, retried after a failure', async () => {
