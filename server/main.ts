@@ -17,7 +17,7 @@ import { RtmpIngest, RTMP_APP } from './ingest/rtmp-ingest.js';
 import { SessionManager } from './session/manager.js';
 import { loadProfiles } from './transcode/profiles.js';
 import { locate } from './transcode/ffmpeg-binary.js';
-import { longestSocketPath } from './transcode/transcoder.js';
+import { longestSocketPath, warmUpFfmpeg } from './transcode/transcoder.js';
 
 /** Cluster drain: how long /readyz says 503 before the publishers are let go (a load balancer checks every 0.5-1 s). */
 const DRAIN_NOTICE_MS = 1000;
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel, redact: ['key', '*.key'] });
   const ffmpeg = await locate('ffmpeg', config.ffmpegPath, process.env);
   logger.info({ path: ffmpeg.path, from: ffmpeg.source, version: ffmpeg.version }, 'ffmpeg found');
+  warmUpFfmpeg(ffmpeg.path).catch((err: Error) => logger.warn({ err: err.message }, 'ffmpeg capability check failed (the first stream will report it)'));
 
   // Unix socket paths are limited to 107 bytes: keep ffmpeg's output sockets in a short temp dir.
   const runDir = await mkdtemp(join(tmpdir(), 'live-origin-'));

@@ -29,6 +29,8 @@ import { closeRedis, connectRedis, describeTarget, isUp, type ClusterRedis, type
 /** How long a lease lives without renewal, and how often it is renewed (ms). */
 export const LEASE_MS = 5000;
 export const TICK_MS = 1000;
+/** How long a request waits for a lease to be confirmed after this node did not run (ms). */
+const CONFIRM_WAIT_MS = 1000;
 /** A node not heard of for this long is shown as not ready. */
 const NODE_STALE_MS = 3500;
 /** A node not heard of for this long leaves the node list. */
@@ -113,6 +115,10 @@ interface Held {
   writtenMsn: number;
   floor: Numbers | undefined;
   lost: boolean;
+  /** When the last renewal that succeeded was sent (the lease is known to be ours until then + LEASE_MS). */
+  confirmedAt: number;
+  /** A renewal asked for by `settle`, shared by the requests that wait for it. */
+  confirming: Promise<void> | undefined;
 }
 
 export interface ClusterOptions {
@@ -259,6 +265,7 @@ export class Cluster {
   own(stream: OwnedStream, claim: Claim, onLost: (why: string) => void): void {
     this.held.set(stream.name, {
       stream, fence: claim.fence, token: `${this.nodeId}|${claim.fence}`, onLost, writtenMsn: -1, floor: claim.continueFrom, lost: false,
+      confirmedAt: Date.now(), confirming: undefined,
     });
     void this.renew(stream.name);
   }
@@ -268,6 +275,28 @@ export class Cluster {
     const h = this.held.get(name);
     const n = h?.stream.numbers();
     if (h && n && n.msn !== h.writtenMsn) void this.renew(name);
+  }
+
+  /**
+   * Before this node answers for `name` from its own memory: is the lease still known to be its
+   * own? Normally yes (renewed within the last second) and this returns undefined at once. A node
+   * that did not run for about a lease (SIGSTOP, a paused VM, a long GC pause) may have lost it
+   * meanwhile, and its first answers on waking came from its stale stream (seen in the cluster
+   * test: a crawler through the shield saw MEDIA-SEQUENCE go back from 24 to 17 before the woken
+   * node's first tick). So the lease is renewed first (one Redis round trip, shared by the
+   * requests that arrive meanwhile, at most CONFIRM_WAIT_MS); a lost lease hands the stream over
+   * and the registry is read again, so the request goes to the new owner. Redis unreachable: the
+   * stream is served from memory as always (serving never waits on a Redis that is down).
+   */
+  settle(name: string): Promise<unknown> | undefined {
+    const h = this.held.get(name);
+    if (!h || h.lost || Date.now() - h.confirmedAt < LEASE_MS - TICK_MS || !this.redisUp) return undefined;
+    h.confirming ??= (async () => {
+      this.log.warn({ stream: name, unconfirmedMs: Date.now() - h.confirmedAt }, 'lease not confirmed for most of its life (this node did not run?): renewing it before answering');
+      await this.renew(name);
+      if (h.lost) await this.poll(true);
+    })().finally(() => (h.confirming = undefined));
+    return Promise.race([h.confirming, new Promise((resolve) => setTimeout(resolve, CONFIRM_WAIT_MS).unref())]);
   }
 
   /** True while this node holds the lease of `name`. */
@@ -317,6 +346,7 @@ export class Cluster {
     const n = this.numbersOf(h);
     // the registry points here only once the stream is playable (until then: the previous owner)
     const entry = h.stream.playable() && h.stream.live() ? this.entryOf(h, true) : undefined;
+    const sentAt = Date.now();
     try {
       const ok = await this.redis.loRenew(K.owner(name), K.fence(name), K.state(name), K.streams, h.token, LEASE_MS, h.fence, name,
         entry ? JSON.stringify(entry) : '', n.msn, n.partId, n.discontinuities, h.stream.epoch, this.nodeId,
@@ -330,6 +360,7 @@ export class Cluster {
         return;
       }
       h.writtenMsn = n.msn;
+      h.confirmedAt = Math.max(h.confirmedAt, sentAt);
       if (entry) {
         const was = this.entries.get(name);
         this.entries.set(name, entry);
@@ -354,7 +385,9 @@ export class Cluster {
   }
 
   /** Reads the registry and the node list into memory (a failed read keeps what was known). */
-  private async poll(): Promise<void> {
+  private async poll(again = false): Promise<void> {
+    // (`again`: a poll already under way may have read the registry before what made us ask)
+    for (let i = 0; again && this.polling && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     if (this.polling || !this.redisUp) return;
     this.polling = true;
     try {

@@ -45,8 +45,14 @@ export const mediaRoutes: FastifyPluginAsync<{
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   /** The node to ask for `name` (its playlists, or its pieces of `epoch`), when it is not this one. */
   // (a request from another node is answered here, never forwarded again: no loop while two registries disagree)
-  const remoteFor = (req: { headers: Record<string, unknown> }, name: string, epoch?: string) =>
-    cluster && peers && req.headers[HOP_HEADER] === undefined ? cluster.servingUrl(name, epoch, (e) => sessions.withEpoch(name, e)?.epoch === e) : undefined;
+  // (a stream this node packages is first settled: after this node did not run for a while, its
+  // lease is confirmed before it answers from memory; see Cluster.settle)
+  const remoteFor = async (req: { headers: Record<string, unknown> }, name: string, epoch?: string) => {
+    if (!cluster || !peers || req.headers[HOP_HEADER] !== undefined) return undefined;
+    const settling = cluster.settle(name);
+    if (settling) await settling;
+    return cluster.servingUrl(name, epoch, (e) => sessions.withEpoch(name, e)?.epoch === e);
+  };
 
   const checkAccess = (params: { name: string; token?: string }) => checkPlaybackAccess(playbackSecret, params.name, params.token);
   /**
@@ -83,7 +89,7 @@ export const mediaRoutes: FastifyPluginAsync<{
   };
 
   api.get('/live/:name/thumbnail.jpg', { schema: { params: Type.Object({ name: Name }) } }, async (req, reply) => {
-    const remote = remoteFor(req, req.params.name);
+    const remote = await remoteFor(req, req.params.name);
     if (remote) return peers!.forward(req, reply, remote);
     const session = sessionOf(req.params.name);
     // Not the media hot path: a small file ffmpeg rewrites every 10 s, read when asked.
@@ -97,7 +103,7 @@ export const mediaRoutes: FastifyPluginAsync<{
   for (const prefix of ['/live/:name', '/live/:name/t/:token']) {
     api.get(`${prefix}/master.m3u8`, { schema: { params: Type.Object({ name: Name, ...tokenParam }) } }, async (req, reply) => {
       const maxAge = checkAccess(req.params);
-      const remote = remoteFor(req, req.params.name);
+      const remote = await remoteFor(req, req.params.name);
       if (remote) return peers!.forward(req, reply, remote);
       sessionOf(req.params.name);
       const master = sessions.playlistsOf(req.params.name)?.packager?.master();
@@ -110,7 +116,7 @@ export const mediaRoutes: FastifyPluginAsync<{
       { schema: { params: Type.Object({ name: Name, rendition: RenditionName, ...tokenParam }), querystring: Directives } },
       async (req, reply) => {
         const maxAge = checkAccess(req.params);
-        const remote = remoteFor(req, req.params.name);
+        const remote = await remoteFor(req, req.params.name);
         if (remote) return peers!.forward(req, reply, remote);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.playlistsOf(req.params.name));
         const { _HLS_msn: msn, _HLS_part: part, _HLS_skip: skip } = req.query;
@@ -125,6 +131,9 @@ export const mediaRoutes: FastifyPluginAsync<{
               reply.header('retry-after', String(session.targetDuration));
               throw new ERR_HOLD_TIMEOUT(`_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''}${outcome === 'gone' ? ' (the client left)' : ''}`);
             }
+            // a node that did not run while the request was held may have lost the stream meanwhile
+            const moved = await remoteFor(req, req.params.name);
+            if (moved) return peers!.forward(req, reply, moved);
           }
         }
         const playlist = window.playlist(skip !== undefined);
@@ -140,7 +149,7 @@ export const mediaRoutes: FastifyPluginAsync<{
         const maxAge = checkAccess(req.params);
         const uri = req.params.file;
         const epoch = parseMediaName(uri)?.epoch;
-        const remote = remoteFor(req, req.params.name, epoch ?? '');
+        const remote = await remoteFor(req, req.params.name, epoch ?? '');
         if (remote) return peers!.forward(req, reply, remote);
         const { session, window } = windowOf(req.params.name, req.params.rendition, sessions.withEpoch(req.params.name, epoch));
         let piece = window.file(uri);

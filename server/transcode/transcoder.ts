@@ -49,6 +49,20 @@ const STDERR_LINES = 30;
 /** A graceful stop that takes longer than this is a hung ffmpeg: it is killed. */
 const STOP_TIMEOUT_MS = 3000;
 
+/**
+ * fluent-ffmpeg checks, before each run, that the formats and encoders it is asked for exist, by
+ * running `ffmpeg -formats` and `ffmpeg -encoders` once per process and caching the answers. Left
+ * to the first publish, those two runs cost that stream ~0.5 s before its ffmpeg even starts
+ * (measured on this 2-core machine); asked at startup, in the background, nobody waits for them.
+ * A failure here is only logged: the first run reports the same problem to its stream.
+ */
+export function warmUpFfmpeg(ffmpegPath: string): Promise<void> {
+  const cmd = ffmpeg().setFfmpegPath(ffmpegPath);
+  return new Promise<void>((resolve, reject) =>
+    cmd.availableFormats((err) => (err ? reject(err) : cmd.availableEncoders((err2) => (err2 ? reject(err2) : resolve())))),
+  );
+}
+
 /** The plan as a fluent-ffmpeg command (multi-argument options: a single string with one space would be split). */
 export function buildCommand(plan: FfmpegPlan, ffmpegPath: string, input: Readable): ffmpeg.FfmpegCommand {
   const cmd = ffmpeg().setFfmpegPath(ffmpegPath).input(input).inputOptions(plan.inputOptions);
