@@ -67,9 +67,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * replayed the last run from its start, 10 s behind live.
  */
 async function waitForLive(gen: number, message: string): Promise<{ master: string; media: string } | undefined> {
+  const since = Date.now();
+  // Every 0.5 s for the first minute (viewers who wait for a stream to start see it within half a
+  // second of it becoming playable, not within 2 s), then every 2 s. The master is revalidated
+  // (a miss is cached for 1 s, which would make every other poll a cache hit); the media playlist
+  // still comes through the cache, as hls.js will get it.
+  const pause = () => sleep(Date.now() - since < 60_000 ? 500 : 2000);
   for (;;) {
     if (gen !== generation) return undefined;
-    const master = await fetch(src).then((r) => (r.ok ? r.text() : null)).catch(() => null);
+    const master = await fetch(src, { cache: 'no-cache' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);
     const first = master?.split('\n').find((l) => l && !l.startsWith('#'));
     if (master && first) {
       const media = await fetch(new URL(first, new URL(src, location.href))).then((r) => (r.ok ? r.text() : null)).catch(() => null);
@@ -77,12 +83,12 @@ async function waitForLive(gen: number, message: string): Promise<{ master: stri
       // an ended stream says so (a viewer who opens it after the end, too), and is watched for a comeback
       if (media) {
         setStatus('Stream ended');
-        await sleep(2000);
+        await pause();
         continue;
       }
     }
     setStatus(message);
-    await sleep(2000);
+    await pause();
   }
 }
 

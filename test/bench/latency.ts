@@ -36,16 +36,22 @@ function publisher(url: string) {
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
-async function measure(lowLatency: boolean): Promise<{ median: number; p95: number; latency: number; screenshot: string; burned: boolean }> {
+async function measure(lowLatency: boolean, query = ''): Promise<{ median: number; p95: number; latency: number; stalls: number; screenshot: string; burned: boolean }> {
   const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
   const pub = publisher(`${server.rtmp}/live/${KEY}`);
   const browser = await launch();
   try {
     await waitFor('master', async () => (await get(`${server.http}/live/${NAME}/master.m3u8`)).status === 200, 30_000);
     const page = await browser.newPage();
-    await page.goto(`${server.http}/watch/${NAME}${lowLatency ? '' : '?lowLatency=0'}`);
+    await page.goto(`${server.http}/watch/${NAME}${lowLatency ? query : '?lowLatency=0'}`);
     await page.waitForFunction(() => document.querySelector('video')!.currentTime > 0.5, undefined, { timeout: 30_000 });
     await page.waitForTimeout(8000); // let hls.js reach its target latency
+    // stalls from here on: the video element waiting for data while it should play
+    await page.evaluate(() => {
+      const w = window as unknown as { stalls: number };
+      w.stalls = 0;
+      document.querySelector('video')!.addEventListener('waiting', () => w.stalls++);
+    });
     const g2g: number[] = [];
     const hlsLatency: number[] = [];
     for (let i = 0; i < SECONDS; i++) {
@@ -69,10 +75,11 @@ async function measure(lowLatency: boolean): Promise<{ median: number; p95: numb
     })()`);
     await page.waitForTimeout(200);
     mkdirSync(`${ROOT}/test-output`, { recursive: true });
-    const screenshot = `test-output/latency-${lowLatency ? 'll' : 'standard'}.png`;
+    const stalls = await page.evaluate(() => (window as unknown as { stalls: number }).stalls);
+    const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}.png`;
     await page.screenshot({ path: `${ROOT}/${screenshot}` });
     console.log(`  series (${lowLatency ? 'LL' : 'standard'}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
-    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), screenshot, burned: pub.burned };
+    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), stalls, screenshot, burned: pub.burned };
   } finally {
     await browser.close();
     pub.proc.kill('SIGKILL');
@@ -155,6 +162,45 @@ async function measurePipeline(record = false): Promise<{ firstPlayableMs: numbe
   }
 }
 
+/**
+ * Publish to first frame on screen, as a viewer who waits on the watch page sees it: the page is
+ * open before the publisher starts; t0 is the publisher's spawn (its first packet follows within
+ * ~0.3 s), the end is the first frame the video element presents (requestVideoFrameCallback).
+ * The server's own log gives the steps between: publish accepted, first playable master.
+ */
+async function measureFirstFrame(): Promise<{ frameMs: number; acceptedMs: number; playableMs: number }> {
+  const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
+  const browser = await launch();
+  let pub: ReturnType<typeof publisher> | undefined;
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.http}/watch/${NAME}`);
+    await page.waitForTimeout(1500); // the page is waiting for the stream
+    const first = page.evaluate(() => new Promise<number>((resolve) => {
+      const v = document.querySelector('video')!;
+      v.requestVideoFrameCallback(() => resolve(Date.now()));
+    }));
+    const t0 = Date.now();
+    pub = publisher(`${server.rtmp}/live/${KEY}`);
+    const frameAt = await Promise.race([first, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no frame in 30 s')), 30_000))]);
+    const logs = server.logs();
+    const at = (msg: string) => Number(logs.find((l) => l.msg === msg)?.time ?? NaN) - t0;
+    return { frameMs: frameAt - t0, acceptedMs: at('publish accepted'), playableMs: at('first playable master playlist') };
+  } finally {
+    await browser.close();
+    pub?.proc.kill('SIGKILL');
+    await server.stop('SIGTERM');
+    killAll();
+  }
+}
+const firstFrames: Array<Awaited<ReturnType<typeof measureFirstFrame>>> = [];
+for (let i = 0; i < 3; i++) {
+  const f = await measureFirstFrame();
+  console.log(`first frame: ${JSON.stringify(f)}`);
+  firstFrames.push(f);
+}
+const ff = (key: 'frameMs' | 'acceptedMs' | 'playableMs') => Math.round(quantile(firstFrames.map((f) => f[key]), 0.5));
+
 // Recording off and on, in the order off, on, on, off so that a trend in the machine's load
 // weighs on both alike; each mode's samples are pooled.
 const runs: Array<{ record: boolean } & Awaited<ReturnType<typeof measurePipeline>>> = [];
@@ -171,6 +217,12 @@ console.log(`recording on/off medians: part ${ratio('part').toFixed(2)}, segment
 
 const ll = await measure(true);
 console.log(`LL-HLS on:  median ${ll.median.toFixed(2)} s, p95 ${ll.p95.toFixed(2)} s (hls.latency ${ll.latency.toFixed(2)} s) ${ll.screenshot}`);
+// the same with a wall-clock target (the sync steering, see player/src/sync.ts): how close the
+// bundled player holds without stalling where hls.js alone stops catching up (its rate catch-up
+// needs more than 1 s of buffer ahead)
+const SYNC_TARGET = 0.9;
+const llSync = await measure(true, `?sync=${SYNC_TARGET}`);
+console.log(`LL-HLS ?sync=${SYNC_TARGET}: median ${llSync.median.toFixed(2)} s, p95 ${llSync.p95.toFixed(2)} s, ${llSync.stalls} stalls`);
 const std = await measure(false);
 console.log(`LL-HLS off: median ${std.median.toFixed(2)} s, p95 ${std.p95.toFixed(2)} s (hls.latency ${std.latency.toFixed(2)} s) ${std.screenshot}`);
 
@@ -183,10 +235,11 @@ the bundled hls.js player. Latency = \`Date.now() - hls.playingDate\`, where PRO
 wall clock at which the frame reached the server (so the publisher's own encoding, ~1 frame with
 zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s warm-up.
 
-| mode | median | p95 | hls.latency (median) |
-| --- | --- | --- | --- |
-| LL-HLS on (parts, blocking reload, PART-HOLD-BACK 0.6 s) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s |
-| LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s |
+| mode | median | p95 | hls.latency (median) | stalls in ${SECONDS} s |
+| --- | --- | --- | --- | --- |
+| LL-HLS on (parts, blocking reload, PART-HOLD-BACK 0.6 s) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} |
+| LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} |
+| LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s | ${std.stalls} |
 
 Ingest to origin (same machine, 720p rendition, ${pipeline.segment.length} segments and ${pipeline.part.length} parts over 30 s, followed with
 blocking reloads): the time a piece is first listed minus the time its last frame reached the server.
@@ -206,6 +259,14 @@ With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run
 Upload lag (a segment listed → its file in the store, ${recorded.upload.length} segments): median ${quantile(recorded.upload, 0.5).toFixed(3)} s, p95 ${quantile(recorded.upload, 0.95).toFixed(3)} s.
 
 Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is 1 s long, half a segment, for this).
+
+Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 1 s segment, the page's poll (every 0.5 s while waiting) and hls.js's start):
+
+| step (ms after the publisher was started) | median | runs |
+| --- | --- | --- |
+| publish accepted (the publisher's ffmpeg started and connected) | ${ff('acceptedMs')} | ${firstFrames.map((f) => f.acceptedMs).join(', ')} |
+| first playable master playlist | ${ff('playableMs')} | ${firstFrames.map((f) => f.playableMs).join(', ')} |
+| first frame on screen (Chromium, bundled player) | ${ff('frameMs')} | ${firstFrames.map((f) => f.frameMs).join(', ')} |
 
 ${ll.burned ? `The publisher burns its UTC clock into the picture; the screenshots \`${ll.screenshot}\` and \`${std.screenshot}\` (written by the run, not committed) show it beside the page's clock, redrawn every frame: the difference between the two is glass to glass including the publisher's own capture and encode, which PROGRAM-DATE-TIME does not see.` : 'No font for drawtext was found (fonts-dejavu-core), so no clock was burned in.'}
 `;
