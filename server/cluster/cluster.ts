@@ -31,6 +31,8 @@ export const LEASE_MS = 5000;
 export const TICK_MS = 1000;
 /** How long a request waits for a lease to be confirmed after this node did not run (ms). */
 const CONFIRM_WAIT_MS = 1000;
+/** A gap this long between two 250 ms beats means the process did not run (stopped, paused, starved). */
+const FROZEN_MS = 2000;
 /** A node not heard of for this long is shown as not ready. */
 const NODE_STALE_MS = 3500;
 /** A node not heard of for this long leaves the node list. */
@@ -119,6 +121,8 @@ interface Held {
   confirmedAt: number;
   /** A renewal asked for by `settle`, shared by the requests that wait for it. */
   confirming: Promise<void> | undefined;
+  /** This node did not run for a while since the lease was last confirmed (see `settle`). */
+  suspect: boolean;
 }
 
 export interface ClusterOptions {
@@ -154,6 +158,12 @@ export class Cluster {
   private subscribedOnce = false;
   private readonly stopEvents: Array<() => void> = [];
   private polling = false;
+  /** When the beat timer last ran (every 250 ms while this process runs). */
+  private lastBeat = Date.now();
+  /** Resolved once the registry has been read (a node that just started knows no stream yet). */
+  private registryRead!: () => void;
+  private readonly registryKnown = new Promise<void>((resolve) => (this.registryRead = resolve));
+  private registryLoaded = false;
 
   constructor(opts: ClusterOptions) {
     this.opts = opts;
@@ -178,6 +188,7 @@ export class Cluster {
     this.tickTimer.unref();
     // a new segment's number is in Redis within a quarter second (a killed owner's successor needs it)
     this.segmentTimer = setInterval(() => {
+      this.beat();
       for (const name of this.held.keys()) this.numbersChanged(name);
     }, 250);
     this.segmentTimer.unref();
@@ -265,7 +276,7 @@ export class Cluster {
   own(stream: OwnedStream, claim: Claim, onLost: (why: string) => void): void {
     this.held.set(stream.name, {
       stream, fence: claim.fence, token: `${this.nodeId}|${claim.fence}`, onLost, writtenMsn: -1, floor: claim.continueFrom, lost: false,
-      confirmedAt: Date.now(), confirming: undefined,
+      confirmedAt: Date.now(), confirming: undefined, suspect: false,
     });
     void this.renew(stream.name);
   }
@@ -277,20 +288,40 @@ export class Cluster {
     if (h && n && n.msn !== h.writtenMsn) void this.renew(name);
   }
 
+  /** Notes that this node runs; a long gap since the last beat means it did not (see `settle`). */
+  private beat(): void {
+    const now = Date.now();
+    if (now - this.lastBeat > FROZEN_MS) for (const h of this.held.values()) h.suspect = true;
+    this.lastBeat = now;
+  }
+
   /**
    * Before this node answers for `name` from its own memory: is the lease still known to be its
    * own? Normally yes (renewed within the last second) and this returns undefined at once. A node
    * that did not run for about a lease (SIGSTOP, a paused VM, a long GC pause) may have lost it
    * meanwhile, and its first answers on waking came from its stale stream (seen in the cluster
    * test: a crawler through the shield saw MEDIA-SEQUENCE go back from 24 to 17 before the woken
-   * node's first tick). So the lease is renewed first (one Redis round trip, shared by the
+   * node's first tick). So when the 250 ms beat shows such a gap and the lease was last confirmed
+   * more than LEASE_MS - TICK_MS ago, the lease is renewed first (one Redis round trip, shared by the
    * requests that arrive meanwhile, at most CONFIRM_WAIT_MS); a lost lease hands the stream over
    * and the registry is read again, so the request goes to the new owner. Redis unreachable: the
    * stream is served from memory as always (serving never waits on a Redis that is down).
    */
   settle(name: string): Promise<unknown> | undefined {
+    // A node that has just started (restarted, or scaled out) and has not read the registry yet
+    // would answer 404 for every stream another node serves: seen in the cluster test, a node
+    // restarted on its ports answered 404 for the live stream's playlist through the shield in
+    // the first moment. Such requests wait for the first read (at most CONFIRM_WAIT_MS).
+    if (!this.registryLoaded && this.redisUp) {
+      return Promise.race([this.registryKnown, new Promise((resolve) => setTimeout(resolve, CONFIRM_WAIT_MS).unref())]);
+    }
     const h = this.held.get(name);
-    if (!h || h.lost || Date.now() - h.confirmedAt < LEASE_MS - TICK_MS || !this.redisUp) return undefined;
+    if (!h || h.lost || !this.redisUp) return undefined;
+    // (a request may be read before the beat timer runs after a freeze: the gap is checked here too)
+    if (Date.now() - this.lastBeat > FROZEN_MS) h.suspect = true;
+    // Only a node that did not run: after Redis was down the lease is just as unconfirmed, but no
+    // other node can have taken it through a Redis that was down, and serving never waits on it.
+    if (!h.suspect || Date.now() - h.confirmedAt < LEASE_MS - TICK_MS) return undefined;
     h.confirming ??= (async () => {
       this.log.warn({ stream: name, unconfirmedMs: Date.now() - h.confirmedAt }, 'lease not confirmed for most of its life (this node did not run?): renewing it before answering');
       await this.renew(name);
@@ -361,6 +392,7 @@ export class Cluster {
       }
       h.writtenMsn = n.msn;
       h.confirmedAt = Math.max(h.confirmedAt, sentAt);
+      h.suspect = false;
       if (entry) {
         const was = this.entries.get(name);
         this.entries.set(name, entry);
@@ -412,6 +444,8 @@ export class Cluster {
       // owner writes it again at its next renewal
       for (const [name, e] of this.entries) if (!nextEntries.has(name) && e.expiresAt >= now) nextEntries.set(name, e);
       this.entries = nextEntries;
+      this.registryLoaded = true;
+      this.registryRead();
       const nextNodes = new Map<string, NodeEntry>();
       const forget: string[] = [];
       for (const [id, text] of Object.entries(nodes)) {

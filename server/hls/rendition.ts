@@ -157,7 +157,7 @@ export class RenditionWindow {
   constructor(opts: RenditionOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.segmenter = new Segmenter(opts.segmentSeconds, firstSegmentSeconds(opts.segmentSeconds));
+    this.segmenter = new Segmenter(opts.segmentSeconds, firstSegmentSeconds(opts.segmentSeconds, opts.partTarget));
     this.now = opts.now ?? Date.now;
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
@@ -269,7 +269,7 @@ export class RenditionWindow {
     if (this.ended || (!this.init && this.openParts.length === 0 && this.segmenter.open.length === 0)) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
-    this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds));
+    this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds, this.opts.partTarget));
     this.openParts = [];
     // The part the old run's preload hint announced will never exist in that run: retire its ID.
     // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)

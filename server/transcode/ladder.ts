@@ -72,11 +72,15 @@ export function partTargetFor(partSeconds: number, fps: number): number {
 }
 
 /**
- * The first segment of every encoder run is half a segment long: the encoders key a frame there
- * (ffmpeg-args.ts) and the segmenter cuts at it, so the master is playable ~1 s sooner after a
- * publish or restart (the first playable playlist waits for a whole first segment per rendition).
+ * The first segment of every encoder run is short: PART-HOLD-BACK long (3 parts: 0.6 s with the
+ * default 200 ms parts), at most half a segment. The encoders key a frame there (ffmpeg-args.ts)
+ * and the segmenter cuts at it, so the master is playable sooner after a publish or restart (the
+ * first playable playlist waits for a whole first segment per rendition, and hls.js will not start
+ * on a playlist without one). Measured publish -> first playable master: 1.6 s with half a segment
+ * (1 s), see BENCHMARKS.md for the figure with 3 parts. Shorter is not useful: a player starts
+ * PART-HOLD-BACK behind the edge, inside that first segment.
  */
-export const firstSegmentSeconds = (segmentSeconds: number): number => segmentSeconds / 2;
+export const firstSegmentSeconds = (segmentSeconds: number, partTarget: number): number => Math.min(segmentSeconds / 2, 3 * partTarget);
 
 /** Slack on a copied rung's PART-TARGET: the source's timestamps are whole milliseconds (FLV). */
 const PASSTHROUGH_PART_SLACK = 0.002;

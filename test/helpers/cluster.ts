@@ -115,8 +115,10 @@ export async function startShield(httpPorts: number[]): Promise<{ url: string; p
   if (!local.includes(`listen 127.0.0.1:${port}`) || !local.includes(`127.0.0.1:${httpPorts[0]}`)) throw new Error('deploy/nginx.conf changed shape: update startShield');
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, local);
-  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
-  track(proc);
+  // its own process group, killed whole: a master killed alone leaves its cache manager and
+  // workers behind (found: an nginx cache manager left running after a cluster test run)
+  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore', detached: true });
+  track(proc, true);
   const url = `http://127.0.0.1:${port}`;
   await waitFor('nginx to listen', async () => (await fetch(url).catch(() => null)) !== null, 10_000);
   return { url, proc, stop: () => proc.exitCode === null && proc.kill('SIGTERM') };

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './processes.js';
+import { freePort, track, waitFor } from './processes.js';
 
 /** Where Debian puts nginx. */
 export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
@@ -38,7 +38,10 @@ http {
 ${server(port, dir)}
 }
 `);
-  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  // its own process group, tracked: killAll ends master, worker and cache manager together even
+  // when a test fails before stop (a master killed alone leaves its cache manager behind)
+  const proc = spawn(NGINX, ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore', detached: true });
+  track(proc, true);
   const url = `http://127.0.0.1:${port}`;
   await waitFor('nginx to listen', async () => (await fetch(url).catch(() => null)) !== null, 10_000);
   return { url, proc, stop: () => proc.exitCode === null && proc.kill('SIGTERM') };

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
-import { buildLadder, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { buildLadder, firstSegmentSeconds, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
@@ -81,5 +81,18 @@ describe('the publisher metadata is believed only within reason', () => {
     expect(plausibleSource({ ...source720, width: 4000, height: 900 })).toMatchObject({ width: 0, height: 0 }); // wider than 4:1
     expect(plausibleSource({ ...source720, width: 8, height: 8 })).toMatchObject({ width: 0, height: 0 });
     expect(plausibleSource({ ...source720, fps: -5 }).fps).toBe(0);
+  });
+});
+
+describe('the first segment of an encoder run', () => {
+  it('is PART-HOLD-BACK long (3 parts, whole frames), at most half a segment, and keyed on that frame', () => {
+    expect(firstSegmentSeconds(2, partTargetFor(0.2, 30))).toBeCloseTo(0.6, 9);
+    // 24 fps: a part is 5 frames (0.2083 s), so 15 frames, a whole number of parts
+    expect(firstSegmentSeconds(2, partTargetFor(0.2, 24)) * 24).toBeCloseTo(15, 9);
+    // short segments: half of one
+    expect(firstSegmentSeconds(1, partTargetFor(0.2, 30))).toBe(0.5);
+    const profile = profiles.get('default')!;
+    const argv = planToArgv(buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`));
+    expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual(['expr:eq(n,18)', 'expr:eq(n,18)', 'expr:eq(n,18)']);
   });
 });
