@@ -76,8 +76,8 @@ export function partTargetFor(partSeconds: number, fps: number): number {
  * default 200 ms parts), at most half a segment. The encoders key a frame there (ffmpeg-args.ts)
  * and the segmenter cuts at it, so the master is playable sooner after a publish or restart (the
  * first playable playlist waits for a whole first segment per rendition, and hls.js will not start
- * on a playlist without one). Measured publish -> first playable master: 1.6 s with half a segment
- * (1 s), see BENCHMARKS.md for the figure with 3 parts. Shorter is not useful: a player starts
+ * on a playlist without one). Measured publish -> first playable master (bench:latency, medians):
+ * 1.61 s with half a segment (1 s), 1.26 s with 3 parts. Shorter is not useful: a player starts
  * PART-HOLD-BACK behind the edge, inside that first segment.
  */
 export const firstSegmentSeconds = (segmentSeconds: number, partTarget: number): number => Math.min(segmentSeconds / 2, 3 * partTarget);
