@@ -62,8 +62,27 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
     killAll();
   });
 
-  /** PDT (ms) of the frame on screen in each page, sampled together; null where a page has none. */
-  const sample = () => Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { hls?: { playingDate?: Date | null } }).hls?.playingDate?.getTime() ?? null)));
+  /**
+   * PDT (ms) of the frame on screen in each page, brought to one instant; null where a page has none.
+   * The pages answer one after the other (tens of ms apart on 2 busy cores), so each also gives the
+   * moment it was read, by the browser's real clock (performance.timeOrigin + now(): the skewed
+   * page fakes only Date), and its playback rate: the PDT at the common instant is pdt + rate × Δt.
+   * Without this the harness's own sampling delay showed up as spread (a 150 ms p95 once in CI).
+   */
+  const sample = async () => {
+    const read = await Promise.all(
+      pages.map((p) =>
+        p.evaluate(() => {
+          const pdt = (window as unknown as { hls?: { playingDate?: Date | null } }).hls?.playingDate?.getTime() ?? null;
+          const v = document.querySelector('video');
+          const rate = v && !v.paused && !v.seeking && v.readyState >= 3 ? v.playbackRate : 0;
+          return { pdt, at: performance.timeOrigin + performance.now(), rate };
+        }),
+      ),
+    );
+    const ref = Math.max(...read.map((r) => r.at));
+    return read.map((r) => (r.pdt === null ? null : r.pdt + r.rate * (ref - r.at)));
+  };
   async function spreads(which: number[], seconds: number): Promise<{ spread: number[]; latency: number[][]; missing: number }> {
     const spread: number[] = [];
     const latency: number[][] = which.map(() => []);
