@@ -68,11 +68,59 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 async function waitForLive(gen: number, message: string): Promise<{ master: string; media: string } | undefined> {
   const since = Date.now();
-  // Every 0.5 s for the first minute (viewers who wait for a stream to start see it within half a
-  // second of it becoming playable, not within 2 s), then every 2 s. The master is revalidated
-  // (a miss is cached for 1 s, which would make every other poll a cache hit); the media playlist
-  // still comes through the cache, as hls.js will get it.
-  const pause = () => sleep(Date.now() - since < 60_000 ? 500 : 2000);
+  // Every 0.5 s for the first minute, then every 2 s; and at once when the server's event stream
+  // says this stream became playable (stream.ready): a viewer waiting for the start sees it ~0.25 s
+  // sooner than with the poll alone (measured). The poll stays for whatever keeps events from us
+  // (a proxy that buffers them, the per-address cap). The master is revalidated (a miss is cached
+  // for 1 s, which would make every other poll a cache hit); the media playlist still comes
+  // through the cache, as hls.js will get it.
+  const ready = readySignal();
+  const pause = () => ready.sleep(Date.now() - since < 60_000 ? 500 : 2000);
+  try {
+    return await pollUntilLive(gen, message, pause);
+  } finally {
+    ready.close();
+  }
+}
+
+/** A sleep that `stream.ready` of this stream on /api/events ends early; opened on the first miss. */
+function readySignal(): { sleep(ms: number): Promise<void>; close(): void } {
+  let events: EventSource | undefined;
+  let wake: (() => void) | undefined;
+  let woken = false;
+  return {
+    sleep(ms) {
+      if (!events && typeof EventSource === 'function') {
+        events = new EventSource('/api/events');
+        events.addEventListener('stream.ready', (e) => {
+          const payload = JSON.parse((e as MessageEvent<string>).data) as { name?: string };
+          if (payload.name !== name) return;
+          woken = true;
+          wake?.();
+        });
+      }
+      if (woken) {
+        woken = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = () => {
+          woken = false;
+          done();
+        };
+      });
+    },
+    close: () => events?.close(),
+  };
+}
+
+async function pollUntilLive(gen: number, message: string, pause: () => Promise<void>): Promise<{ master: string; media: string } | undefined> {
   for (;;) {
     if (gen !== generation) return undefined;
     const master = await fetch(src, { cache: 'no-cache' }).then((r) => (r.ok ? r.text() : null)).catch(() => null);

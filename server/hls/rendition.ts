@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Fragment, InitPiece } from './fragments.js';
 import { Segmenter, type CutSegment } from './segmenter.js';
-import { firstSegmentSeconds } from '../transcode/ladder.js';
+import { earlySegments } from '../transcode/ladder.js';
 import { skippableSegments, writeMediaPlaylist, type PlaylistPart, type RenditionReport } from './playlist.js';
 import { satisfies, type BlockingRequest, type LiveEdge } from './blocking.js';
 import { initName, parseMediaName, partName, segmentName } from './media-names.js';
@@ -104,8 +104,23 @@ export interface RenditionOptions {
   now?: () => number;
 }
 
-/** Finished segments whose parts are listed (plus the open one): enough for PART-HOLD-BACK and a level switch. */
+/**
+ * Finished segments whose parts are listed (plus the open one): the last ones within two segment
+ * durations of the newest (at least the newest); enough for PART-HOLD-BACK and a level switch,
+ * and with the open segment's parts never more than 3 target durations from the end (RFC 8216bis
+ * 4.4.4.9). Counted in seconds, not segments: through the short early segments of a run
+ * (ladder.ts earlySegments) the first segment's parts must stay listed, or hls.js stops loading
+ * parts there (the first listed part is its measure).
+ */
 const PART_LISTED_SEGMENTS = 2;
+
+/** Index of the first of `listed` whose parts a live playlist lists: see PART_LISTED_SEGMENTS. */
+export function firstWithParts(listed: ReadonlyArray<{ duration: number }>, segmentSeconds: number): number {
+  let i = listed.length;
+  let seconds = 0;
+  while (i > 0 && (i === listed.length || seconds + listed[i - 1]!.duration <= PART_LISTED_SEGMENTS * segmentSeconds + 1e-3)) seconds += listed[--i]!.duration;
+  return i;
+}
 
 /** Makes a piece: the strong ETag is a hash of the bytes' identity (epoch, name, size), computed once. */
 export function makePiece(body: Buffer, id: string, now: number): MediaPiece {
@@ -157,7 +172,7 @@ export class RenditionWindow {
   constructor(opts: RenditionOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.segmenter = new Segmenter(opts.segmentSeconds, firstSegmentSeconds(opts.segmentSeconds, opts.partTarget));
+    this.segmenter = new Segmenter(opts.segmentSeconds, earlySegments(opts.segmentSeconds, opts.partTarget));
     this.now = opts.now ?? Date.now;
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
@@ -269,7 +284,7 @@ export class RenditionWindow {
     if (this.ended || (!this.init && this.openParts.length === 0 && this.segmenter.open.length === 0)) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
-    this.segmenter = new Segmenter(this.opts.segmentSeconds, firstSegmentSeconds(this.opts.segmentSeconds, this.opts.partTarget));
+    this.segmenter = new Segmenter(this.opts.segmentSeconds, earlySegments(this.opts.segmentSeconds, this.opts.partTarget));
     this.openParts = [];
     // The part the old run's preload hint announced will never exist in that run: retire its ID.
     // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)
@@ -322,7 +337,7 @@ export class RenditionWindow {
     const live = !this.ended;
     const canSkipUntil = 6 * this.opts.segmentSeconds;
     const openDuration = this.openParts.reduce((s, p) => s + p.duration, 0);
-    const withParts = live ? listed.length - PART_LISTED_SEGMENTS : listed.length;
+    const withParts = live ? firstWithParts(listed, this.opts.segmentSeconds) : listed.length;
     const text = writeMediaPlaylist({
       targetDuration: Math.ceil(this.opts.segmentSeconds),
       mediaSequence: listed[0]?.msn ?? this.nextMsn,

@@ -29,10 +29,10 @@ export class Segmenter {
   dropped = 0;
   private cuts = 0;
 
-  /** `firstSeconds`: the first segment may be cut this early (at a keyframe the encoder placed there). */
+  /** `early`: the first segments may be cut this early, each (at keyframes the encoder placed there; ladder.ts earlySegments). */
   constructor(
     private readonly segmentSeconds: number,
-    private readonly firstSeconds = segmentSeconds,
+    private readonly early: readonly number[] = [],
   ) {}
 
   /** Adds a fragment; returns the segment it completed, if any. */
@@ -45,7 +45,7 @@ export class Segmenter {
       this.start(fragment);
       return undefined;
     }
-    if (opensSegment(this.duration, fragment, this.cuts === 0 ? this.firstSeconds : this.segmentSeconds)) {
+    if (opensSegment(this.duration, fragment, this.early[this.cuts] ?? this.segmentSeconds)) {
       this.cuts++;
       const done = this.take();
       this.start(fragment);

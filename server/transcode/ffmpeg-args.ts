@@ -4,7 +4,7 @@
  * Recipe measured in ../shared/DESIGN.md ("Fragmented MP4 out of ffmpeg").
  */
 import type { Profile } from './profile-schema.js';
-import { firstSegmentSeconds, type Rendition } from './ladder.js';
+import { earlyKeyframes, type Rendition } from './ladder.js';
 
 /** One output of the command. */
 export interface FfmpegOutput {
@@ -109,11 +109,12 @@ export function buildFfmpegPlan(
         // Beside a copied rung, keyframes go where the source has them instead (the ladder made
         // sure those fit the segments), so every rendition's segments start on the same frame and
         // a player switches between them cleanly; -g then only bounds a source gone astray.
-        // Otherwise one extra keyframe 3 parts in, for a short first segment (ladder.ts,
-        // firstSegmentSeconds): x264 counts the next GOP from it, so later segments stay whole.
+        // Otherwise extra keyframes where the short early segments end (ladder.ts, earlySegments:
+        // 3 parts in, then every part up to 1.2 s): x264 counts the next GOP from the last, so
+        // later segments stay whole.
         ...(copying
           ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)]
-          : ['-force_key_frames', `expr:eq(n,${Math.round(firstSegmentSeconds(profile.segmentSeconds, r.partTarget) * r.fps)})`, '-g', String(r.gop)]),
+          : ['-force_key_frames', `expr:${earlyKeyframes(profile.segmentSeconds, r.partTarget, r.fps).map((n) => `eq(n,${n})`).join('+')}`, '-g', String(r.gop)]),
         '-keyint_min', String(r.gop),
         '-sc_threshold', '0',
         ...audioAndContainer(r),

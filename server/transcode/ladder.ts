@@ -82,6 +82,36 @@ export function partTargetFor(partSeconds: number, fps: number): number {
  */
 export const firstSegmentSeconds = (segmentSeconds: number, partTarget: number): number => Math.min(segmentSeconds / 2, 3 * partTarget);
 
+/** Complete media (in parts) before a whole-length segment may open: see earlySegments. */
+const RAMP_PARTS = 6;
+
+/**
+ * Durations of the first segments of every encoder run: the short first one, then one part each
+ * until 6 parts (1.2 s) are complete, then whole segments (the encoders key a frame at each cut).
+ * Why: hls.js 1.7 keeps loading parts after a segment it parsed only while `end of the first
+ * listed part + duration of the open segment's parts <= end of that segment`
+ * (base-stream-controller.ts shouldLoadParts); otherwise it waits for the open segment to complete
+ * as a whole. With a 0.6 s first segment followed at once by a 2 s one, every viewer who started
+ * on a fresh stream failed that test as soon as the open segment had 2 parts, stalled at 0.6 s and
+ * waited ~1.1 s for the segment to close (measured: 3 runs of 3, first frame then a 1.1 s stall).
+ * With the open segment never longer than one part until 1.2 s are complete, a player that starts
+ * PART-HOLD-BACK behind the edge passes it with up to 0.4 s between loading a playlist and parsing
+ * what it chose (later on the parts of two whole segments are listed and the test always passes).
+ */
+export function earlySegments(segmentSeconds: number, partTarget: number): number[] {
+  const first = firstSegmentSeconds(segmentSeconds, partTarget);
+  const out = [first];
+  const upTo = Math.min(RAMP_PARTS * partTarget, segmentSeconds);
+  for (let total = first; total + partTarget <= upTo + 1e-9; total += partTarget) out.push(partTarget);
+  return out;
+}
+
+/** The frames (0-based, at `fps`) an encoder run keys for earlySegments: each early cut. */
+export function earlyKeyframes(segmentSeconds: number, partTarget: number, fps: number): number[] {
+  let total = 0;
+  return earlySegments(segmentSeconds, partTarget).map((d) => Math.round((total += d) * fps));
+}
+
 /** Slack on a copied rung's PART-TARGET: the source's timestamps are whole milliseconds (FLV). */
 const PASSTHROUGH_PART_SLACK = 0.002;
 /**

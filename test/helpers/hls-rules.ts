@@ -131,6 +131,12 @@ export function lowLatencyViolations(p: ParsedPlaylist): string[] {
   // parts only for the last few segments
   const firstWithParts = p.segments.findIndex((s) => s.parts.length);
   if (firstWithParts >= 0 && p.segments.slice(firstWithParts).some((s) => !s.parts.length)) v.push('a segment after the first with parts has none');
-  if (p.segments.filter((s) => s.parts.length).length > 3) v.push('parts listed for more than 3 segments');
+  // RFC 8216bis 4.4.4.9: EXT-X-PART tags SHOULD be removed once more than 3 target durations from
+  // the end of the playlist (the open segment's parts included)
+  let fromEnd = p.openParts.reduce((a, b) => a + b.duration, 0);
+  for (const s of [...p.segments].reverse()) {
+    fromEnd += s.duration;
+    if (s.parts.length && fromEnd > 3 * p.targetDuration + 1e-3) v.push(`parts of ${s.uri} listed ${fromEnd.toFixed(3)} s from the end (> 3 target durations)`);
+  }
   return v;
 }

@@ -84,7 +84,7 @@ describe('Segmenter rules', () => {
   });
 
   it('cuts the first segment at the keyframe half a segment in, then whole segments', () => {
-    const s = new Segmenter(2, 1);
+    const s = new Segmenter(2, [1]);
     const done = [];
     // keyframes as the encoder places them: frame 0, 1 s, then every 2 s
     for (let i = 0; i < 40; i++) {
@@ -92,5 +92,27 @@ describe('Segmenter rules', () => {
       if (r) done.push(r);
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([1, 2, 2, 2]);
+  });
+
+  it('cuts the early segments at each keyframe of the ramp, then whole segments', () => {
+    const s = new Segmenter(2, [0.6, 0.2, 0.2, 0.2]);
+    const done = [];
+    // keyframes as the encoder places them: frame 0, at 0.6, 0.8, 1.0, 1.2 s, then every 2 s
+    const keyed = new Set([0, 3, 4, 5, 6, 16, 26, 36]);
+    for (let i = 0; i < 40; i++) {
+      const r = s.push(frag(i * 0.2, keyed.has(i)));
+      if (r) done.push(r);
+    }
+    expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([0.6, 0.2, 0.2, 0.2, 2, 2, 2]);
+  });
+
+  it('cuts at the source keyframes when they come later than the ramp (a copied rung)', () => {
+    const s = new Segmenter(2, [0.6, 0.2, 0.2, 0.2]);
+    const done = [];
+    for (let i = 0; i < 40; i++) {
+      const r = s.push(frag(i * 0.2, i % 10 === 0)); // the source keys every 2 s
+      if (r) done.push(r);
+    }
+    expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([2, 2, 2]);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RenditionWindow } from '../../../server/hls/rendition.js';
+import { firstWithParts, RenditionWindow } from '../../../server/hls/rendition.js';
 import { decide, satisfies } from '../../../server/hls/blocking.js';
 import { skippableSegments, writeMediaPlaylist } from '../../../server/hls/playlist.js';
 import { partTargetFor } from '../../../server/transcode/ladder.js';
@@ -82,6 +82,26 @@ describe('part cutting', () => {
     expect(partTargetFor(0.2, 60)).toBeCloseTo(0.2, 9);
     expect(partTargetFor(0.2, 24)).toBeCloseTo(5 / 24, 9);
     expect(partTargetFor(0.2, 29.97)).toBeCloseTo(6 / 29.97, 9);
+  });
+});
+
+describe('which segments list their parts', () => {
+  const segs = (...d: number[]) => d.map((duration) => ({ duration }));
+  it('lists the parts of the segments that make up the last two segment durations', () => {
+    expect(firstWithParts(segs(2, 2, 2, 2), 2)).toBe(2);
+    expect(firstWithParts(segs(2), 2)).toBe(0);
+    expect(firstWithParts(segs(), 2)).toBe(0);
+  });
+  it("keeps the first segment's parts through the short early segments of a run (hls.js measures from the first listed part)", () => {
+    // 0.6, 0.2, 0.2, 0.2 then whole segments (ladder.ts earlySegments)
+    expect(firstWithParts(segs(0.6, 0.2, 0.2), 2)).toBe(0);
+    expect(firstWithParts(segs(0.6, 0.2, 0.2, 0.2, 2), 2)).toBe(0);
+    expect(firstWithParts(segs(0.6, 0.2, 0.2, 0.2, 2, 2), 2)).toBe(4);
+  });
+  it('never reaches further back than two segment durations (RFC 8216bis: 3 target durations with the open parts), but always lists the newest', () => {
+    // the short last segment of a run, then the next run's early segments
+    expect(firstWithParts(segs(2, 1.3, 0.6, 0.2, 0.2, 0.2, 2), 2)).toBe(2);
+    expect(firstWithParts(segs(2, 4.5), 2)).toBe(1);
   });
 });
 

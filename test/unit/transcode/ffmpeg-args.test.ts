@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
-import { buildLadder, firstSegmentSeconds, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { buildLadder, earlyKeyframes, earlySegments, firstSegmentSeconds, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
@@ -93,6 +93,18 @@ describe('the first segment of an encoder run', () => {
     expect(firstSegmentSeconds(1, partTargetFor(0.2, 30))).toBe(0.5);
     const profile = profiles.get('default')!;
     const argv = planToArgv(buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`));
-    expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual(['expr:eq(n,18)', 'expr:eq(n,18)', 'expr:eq(n,18)']);
+    const ramp = 'expr:eq(n,18)+eq(n,24)+eq(n,30)+eq(n,36)';
+    expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual([ramp, ramp, ramp]);
+  });
+
+  it('is followed by one-part segments until 6 parts are complete (hls.js keeps loading parts)', () => {
+    expect(earlySegments(2, partTargetFor(0.2, 30)).map((d) => +d.toFixed(3))).toEqual([0.6, 0.2, 0.2, 0.2]);
+    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 30)).toEqual([18, 24, 30, 36]);
+    // 24 fps: 5-frame parts
+    expect(earlyKeyframes(2, partTargetFor(0.2, 24), 24)).toEqual([15, 20, 25, 30]);
+    // 1 s segments: never longer than a segment in all
+    expect(earlySegments(1, partTargetFor(0.2, 30)).map((d) => +d.toFixed(3))).toEqual([0.5, 0.2, 0.2]);
+    // long parts (1 s): half a segment, then one part, up to the segment length
+    expect(earlySegments(2, 1)).toEqual([1, 1]);
   });
 });
