@@ -168,7 +168,7 @@ async function measurePipeline(record = false): Promise<{ firstPlayableMs: numbe
  * ~0.3 s), the end is the first frame the video element presents (requestVideoFrameCallback).
  * The server's own log gives the steps between: publish accepted, first playable master.
  */
-async function measureFirstFrame(): Promise<{ frameMs: number; acceptedMs: number; playableMs: number }> {
+async function measureFirstFrame(): Promise<{ frameMs: number; acceptedMs: number; playableMs: number; stallsIn5s: number; stalledMs: number }> {
   const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
   const browser = await launch();
   let pub: ReturnType<typeof publisher> | undefined;
@@ -179,13 +179,29 @@ async function measureFirstFrame(): Promise<{ frameMs: number; acceptedMs: numbe
     const first = page.evaluate(() => new Promise<number>((resolve) => {
       const v = document.querySelector('video')!;
       v.requestVideoFrameCallback(() => resolve(Date.now()));
+      // stalls after the first frame: 'waiting' until 'playing' (a start that stalls at once is no start)
+      const w = window as unknown as { stalls: Array<[number, number]> };
+      w.stalls = [];
+      v.addEventListener('waiting', () => w.stalls.push([Date.now(), 0]));
+      v.addEventListener('playing', () => {
+        const open = w.stalls.at(-1);
+        if (open && open[1] === 0) open[1] = Date.now();
+      });
     }));
     const t0 = Date.now();
     pub = publisher(`${server.rtmp}/live/${KEY}`);
     const frameAt = await Promise.race([first, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no frame in 30 s')), 30_000))]);
+    await page.waitForTimeout(5000);
+    const stalls = (await page.evaluate(() => (window as unknown as { stalls: Array<[number, number]> }).stalls)).filter(([from]) => from > frameAt);
     const logs = server.logs();
     const at = (msg: string) => Number(logs.find((l) => l.msg === msg)?.time ?? NaN) - t0;
-    return { frameMs: frameAt - t0, acceptedMs: at('publish accepted'), playableMs: at('first playable master playlist') };
+    return {
+      frameMs: frameAt - t0,
+      acceptedMs: at('publish accepted'),
+      playableMs: at('first playable master playlist'),
+      stallsIn5s: stalls.length,
+      stalledMs: stalls.reduce((sum, [from, to]) => sum + ((to || Date.now()) - from), 0),
+    };
   } finally {
     await browser.close();
     pub?.proc.kill('SIGKILL');
@@ -200,6 +216,7 @@ for (let i = 0; i < 3; i++) {
   firstFrames.push(f);
 }
 const ff = (key: 'frameMs' | 'acceptedMs' | 'playableMs') => Math.round(quantile(firstFrames.map((f) => f[key]), 0.5));
+const fromAccepted = firstFrames.map((f) => f.frameMs - f.acceptedMs);
 
 // Recording off and on, in the order off, on, on, off so that a trend in the machine's load
 // weighs on both alike; each mode's samples are pooled.
@@ -260,13 +277,15 @@ Upload lag (a segment listed → its file in the store, ${recorded.upload.length
 
 Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is PART-HOLD-BACK long, 3 parts (0.6 s), for this).
 
-Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 1 s segment, the page's poll (every 0.5 s while waiting) and hls.js's start):
+Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 0.6 s segment, the page's wake-up (\`stream.ready\` on /api/events) and hls.js's start):
 
 | step (ms after the publisher was started) | median | runs |
 | --- | --- | --- |
 | publish accepted (the publisher's ffmpeg started and connected) | ${ff('acceptedMs')} | ${firstFrames.map((f) => f.acceptedMs).join(', ')} |
 | first playable master playlist | ${ff('playableMs')} | ${firstFrames.map((f) => f.playableMs).join(', ')} |
 | first frame on screen (Chromium, bundled player) | ${ff('frameMs')} | ${firstFrames.map((f) => f.frameMs).join(', ')} |
+| first frame, counted from publish accepted (the publisher's first packet) | ${Math.round(quantile(fromAccepted, 0.5))} | ${fromAccepted.join(', ')} |
+| stalls in the 5 s after the first frame (count / ms stalled) | ${quantile(firstFrames.map((f) => f.stallsIn5s), 0.5)} | ${firstFrames.map((f) => `${f.stallsIn5s} / ${f.stalledMs}`).join(', ')} |
 
 ${ll.burned ? `The publisher burns its UTC clock into the picture; the screenshots \`${ll.screenshot}\` and \`${std.screenshot}\` (written by the run, not committed) show it beside the page's clock, redrawn every frame: the difference between the two is glass to glass including the publisher's own capture and encode, which PROGRAM-DATE-TIME does not see.` : 'No font for drawtext was found (fonts-dejavu-core), so no clock was burned in.'}
 `;
