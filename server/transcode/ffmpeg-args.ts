@@ -110,8 +110,8 @@ export function buildFfmpegPlan(
         // sure those fit the segments), so every rendition's segments start on the same frame and
         // a player switches between them cleanly; -g then only bounds a source gone astray.
         // Otherwise extra keyframes where the short early segments end (ladder.ts, earlySegments:
-        // 3 parts in, then every part up to 1.2 s): x264 counts the next GOP from the last, so
-        // later segments stay whole.
+        // one part in, then 3 parts later): x264 counts the next GOP from the last, so later
+        // segments stay whole.
         ...(copying
           ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)]
           : ['-force_key_frames', `expr:${earlyKeyframes(profile.segmentSeconds, r.partTarget, r.fps).map((n) => `eq(n,${n})`).join('+')}`, '-g', String(r.gop)]),

@@ -72,38 +72,32 @@ export function partTargetFor(partSeconds: number, fps: number): number {
 }
 
 /**
- * The first segment of every encoder run is short: PART-HOLD-BACK long (3 parts: 0.6 s with the
- * default 200 ms parts), at most half a segment. The encoders key a frame there (ffmpeg-args.ts)
- * and the segmenter cuts at it, so the master is playable sooner after a publish or restart (the
- * first playable playlist waits for a whole first segment per rendition, and hls.js will not start
- * on a playlist without one). Measured publish -> first playable master (bench:latency, medians):
- * 1.61 s with half a segment (1 s), 1.26 s with 3 parts. Shorter is not useful: a player starts
- * PART-HOLD-BACK behind the edge, inside that first segment.
- */
-export const firstSegmentSeconds = (segmentSeconds: number, partTarget: number): number => Math.min(segmentSeconds / 2, 3 * partTarget);
-
-/** Complete media (in parts) before a whole-length segment may open: see earlySegments. */
-const RAMP_PARTS = 6;
-
-/**
- * Durations of the first segments of every encoder run: the short first one, then one part each
- * until 6 parts (1.2 s) are complete, then whole segments (the encoders key a frame at each cut).
- * Why: hls.js 1.7 keeps loading parts after a segment it parsed only while `end of the first
- * listed part + duration of the open segment's parts <= end of that segment`
- * (base-stream-controller.ts shouldLoadParts); otherwise it waits for the open segment to complete
- * as a whole. With a 0.6 s first segment followed at once by a 2 s one, every viewer who started
- * on a fresh stream failed that test as soon as the open segment had 2 parts, stalled at 0.6 s and
- * waited ~1.1 s for the segment to close (measured: 3 runs of 3, first frame then a 1.1 s stall).
- * With the open segment never longer than one part until 1.2 s are complete, a player that starts
- * PART-HOLD-BACK behind the edge passes it with up to 0.4 s between loading a playlist and parsing
- * what it chose (later on the parts of two whole segments are listed and the test always passes).
+ * Durations of the first segments of every encoder run (publish, reconnect, restart): one part,
+ * then PART-HOLD-BACK (3 parts), each at most half a segment; whole segments after them. The
+ * encoders key a frame at each cut (ffmpeg-args.ts) and the segmenter cuts there. The master is
+ * playable once every rendition has a first segment, so a short one makes a stream playable sooner
+ * (hls.js will not start on a playlist without a segment). Which short segments, was measured
+ * (a viewer waiting on the watch page, 5 runs each, stalls in the 5 s after the first frame):
+ *
+ *   [1]              first frame 2.13-2.49 s, 5/5 stalled (0.08-1.14 s)
+ *   [0.6]            first frame 1.73-1.87 s, 5/5 stalled 1.0-1.4 s
+ *   [0.6, 0.2 x 3]   first frame 1.78-2.07 s, 6/20 stalled 0.07-0.34 s
+ *   [0.6, 0.6]       first frame 1.70-1.94 s, 1/10 stalled (17 ms)
+ *   [0.4, 0.6]       first frame 1.53-1.64 s, 0/5
+ *   [0.2, 0.6]       first frame 1.36-1.42 s (one 1.81 s), 0/5; late joiners at 5 moments in the
+ *                    first 4 s: one stall of 78 ms
+ *
+ * (from the publisher's spawn; it connects ~0.35 s later). Why a whole segment right after the
+ * first one stalls: hls.js 1.7 keeps loading parts after a segment it parsed only while `end of the
+ * first listed part + duration of the open segment's parts <= end of that segment`
+ * (base-stream-controller.ts shouldLoadParts); with 0.6 s complete and a 2 s segment open, that
+ * fails once the open segment has 2 parts, and hls.js waits for the whole 2 s segment. A 0.6 s
+ * segment after the first keeps the open segment short until 0.8 s are complete, and a player
+ * that starts PART-HOLD-BACK behind the edge then passes the test. One-part segments in a row
+ * made hls.js re-load the parts of a segment it already had (a loop until the next playlist).
  */
 export function earlySegments(segmentSeconds: number, partTarget: number): number[] {
-  const first = firstSegmentSeconds(segmentSeconds, partTarget);
-  const out = [first];
-  const upTo = Math.min(RAMP_PARTS * partTarget, segmentSeconds);
-  for (let total = first; total + partTarget <= upTo + 1e-9; total += partTarget) out.push(partTarget);
-  return out;
+  return [Math.min(partTarget, segmentSeconds / 2), Math.min(3 * partTarget, segmentSeconds / 2)];
 }
 
 /** The frames (0-based, at `fps`) an encoder run keys for earlySegments: each early cut. */

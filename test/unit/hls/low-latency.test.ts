@@ -93,14 +93,14 @@ describe('which segments list their parts', () => {
     expect(firstWithParts(segs(), 2)).toBe(0);
   });
   it("keeps the first segment's parts through the short early segments of a run (hls.js measures from the first listed part)", () => {
-    // 0.6, 0.2, 0.2, 0.2 then whole segments (ladder.ts earlySegments)
-    expect(firstWithParts(segs(0.6, 0.2, 0.2), 2)).toBe(0);
-    expect(firstWithParts(segs(0.6, 0.2, 0.2, 0.2, 2), 2)).toBe(0);
-    expect(firstWithParts(segs(0.6, 0.2, 0.2, 0.2, 2, 2), 2)).toBe(4);
+    // 0.2, 0.6 then whole segments (ladder.ts earlySegments)
+    expect(firstWithParts(segs(0.2, 0.6), 2)).toBe(0);
+    expect(firstWithParts(segs(0.2, 0.6, 2), 2)).toBe(0);
+    expect(firstWithParts(segs(0.2, 0.6, 2, 2), 2)).toBe(2);
   });
   it('never reaches further back than two segment durations (RFC 8216bis: 3 target durations with the open parts), but always lists the newest', () => {
     // the short last segment of a run, then the next run's early segments
-    expect(firstWithParts(segs(2, 1.3, 0.6, 0.2, 0.2, 0.2, 2), 2)).toBe(2);
+    expect(firstWithParts(segs(2, 1.3, 0.2, 0.6, 2), 2)).toBe(2);
     expect(firstWithParts(segs(2, 4.5), 2)).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
-import { buildLadder, earlyKeyframes, earlySegments, firstSegmentSeconds, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { buildLadder, earlyKeyframes, earlySegments, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
@@ -84,27 +84,18 @@ describe('the publisher metadata is believed only within reason', () => {
   });
 });
 
-describe('the first segment of an encoder run', () => {
-  it('is PART-HOLD-BACK long (3 parts, whole frames), at most half a segment, and keyed on that frame', () => {
-    expect(firstSegmentSeconds(2, partTargetFor(0.2, 30))).toBeCloseTo(0.6, 9);
-    // 24 fps: a part is 5 frames (0.2083 s), so 15 frames, a whole number of parts
-    expect(firstSegmentSeconds(2, partTargetFor(0.2, 24)) * 24).toBeCloseTo(15, 9);
-    // short segments: half of one
-    expect(firstSegmentSeconds(1, partTargetFor(0.2, 30))).toBe(0.5);
+describe('the first segments of an encoder run', () => {
+  it('are one part, then PART-HOLD-BACK (3 parts), in whole frames, each at most half a segment, keyed on those frames', () => {
+    expect(earlySegments(2, partTargetFor(0.2, 30)).map((d) => +d.toFixed(6))).toEqual([0.2, 0.6]);
+    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 30)).toEqual([6, 24]);
+    // 24 fps: a part is 5 frames (0.2083 s)
+    expect(earlyKeyframes(2, partTargetFor(0.2, 24), 24)).toEqual([5, 20]);
+    // short segments: half of one at most
+    expect(earlySegments(1, partTargetFor(0.2, 30)).map((d) => +d.toFixed(6))).toEqual([0.2, 0.5]);
+    expect(earlySegments(2, 1)).toEqual([1, 1]);
     const profile = profiles.get('default')!;
     const argv = planToArgv(buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`));
-    const ramp = 'expr:eq(n,18)+eq(n,24)+eq(n,30)+eq(n,36)';
-    expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual([ramp, ramp, ramp]);
-  });
-
-  it('is followed by one-part segments until 6 parts are complete (hls.js keeps loading parts)', () => {
-    expect(earlySegments(2, partTargetFor(0.2, 30)).map((d) => +d.toFixed(3))).toEqual([0.6, 0.2, 0.2, 0.2]);
-    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 30)).toEqual([18, 24, 30, 36]);
-    // 24 fps: 5-frame parts
-    expect(earlyKeyframes(2, partTargetFor(0.2, 24), 24)).toEqual([15, 20, 25, 30]);
-    // 1 s segments: never longer than a segment in all
-    expect(earlySegments(1, partTargetFor(0.2, 30)).map((d) => +d.toFixed(3))).toEqual([0.5, 0.2, 0.2]);
-    // long parts (1 s): half a segment, then one part, up to the segment length
-    expect(earlySegments(2, 1)).toEqual([1, 1]);
+    const keyed = 'expr:eq(n,6)+eq(n,24)';
+    expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual([keyed, keyed, keyed]);
   });
 });
