@@ -275,9 +275,9 @@ With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run
 
 Upload lag (a segment listed → its file in the store, ${recorded.upload.length} segments): median ${quantile(recorded.upload, 0.5).toFixed(3)} s, p95 ${quantile(recorded.upload, 0.95).toFixed(3)} s.
 
-Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is PART-HOLD-BACK long, 3 parts (0.6 s), for this).
+Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is one part long (0.2 s) for this, and the next one 3 parts: ladder.ts earlySegments).
 
-Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 0.6 s segment, the page's wake-up (\`stream.ready\` on /api/events) and hls.js's start):
+Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 0.2 s segment, the page's wake-up (\`stream.ready\` on /api/events) and hls.js's start):
 
 | step (ms after the publisher was started) | median | runs |
 | --- | --- | --- |
