@@ -14,6 +14,8 @@ const CONTAINER_OVERHEAD = 1.05;
 export interface PackagerOptions {
   epoch: string;
   segmentSeconds: number;
+  /** PART-HOLD-BACK in parts (the profile's partHoldBackParts). */
+  partHoldBackParts: number;
   playlistSize: number;
   graceSegments: number;
   /** Wall-clock ms at which media time 0 reached the server. */
@@ -54,6 +56,7 @@ export class StreamPackager {
         epoch: opts.epoch,
         segmentSeconds: opts.segmentSeconds,
         partTarget: r.partTarget,
+        partHoldBackParts: opts.partHoldBackParts,
         playlistSize: opts.playlistSize,
         graceSegments: opts.graceSegments,
         anchor: opts.anchor,

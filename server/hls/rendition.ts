@@ -79,6 +79,8 @@ export interface RenditionOptions {
   segmentSeconds: number;
   /** Longest part (PART-TARGET), from the ladder. */
   partTarget: number;
+  /** PART-HOLD-BACK in parts; also the length of the second early segment (ladder.ts earlySegments). */
+  partHoldBackParts: number;
   playlistSize: number;
   /** Segments kept fetchable after they leave the playlist, for a CDN still fetching them. */
   graceSegments: number;
@@ -172,7 +174,7 @@ export class RenditionWindow {
   constructor(opts: RenditionOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.segmenter = new Segmenter(opts.segmentSeconds, earlySegments(opts.segmentSeconds, opts.partTarget));
+    this.segmenter = new Segmenter(opts.segmentSeconds, earlySegments(opts.segmentSeconds, opts.partTarget, opts.partHoldBackParts));
     this.now = opts.now ?? Date.now;
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
@@ -284,7 +286,7 @@ export class RenditionWindow {
     if (this.ended || (!this.init && this.openParts.length === 0 && this.segmenter.open.length === 0)) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
-    this.segmenter = new Segmenter(this.opts.segmentSeconds, earlySegments(this.opts.segmentSeconds, this.opts.partTarget));
+    this.segmenter = new Segmenter(this.opts.segmentSeconds, earlySegments(this.opts.segmentSeconds, this.opts.partTarget, this.opts.partHoldBackParts));
     this.openParts = [];
     // The part the old run's preload hint announced will never exist in that run: retire its ID.
     // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)
@@ -350,7 +352,7 @@ export class RenditionWindow {
       ll: live
         ? {
             partTarget: this.opts.partTarget,
-            partHoldBack: 3 * this.opts.partTarget,
+            partHoldBack: this.opts.partHoldBackParts * this.opts.partTarget,
             canSkipUntil,
             openParts: this.openParts,
             openProgramDateTime: this.openParts.length ? (this.wallAtZero ?? 0) + this.openStart * 1000 : undefined,

@@ -335,6 +335,7 @@ export class LiveSession {
       epoch: this.epoch,
       segmentSeconds: this.profile.segmentSeconds,
       playlistSize: this.profile.playlistSize,
+      partHoldBackParts: this.profile.partHoldBackParts,
       graceSegments: CDN_GRACE_SEGMENTS,
       // ffmpeg's output timeline starts at its first input frame: pin it to when that frame was live here.
       anchor: () => this.run?.subscription.anchor(),

@@ -30,7 +30,7 @@ export const THUMBNAIL_SECONDS = 10;
 /** Builds the plan; `target(name)` says where each rendition goes (a unix socket URL). */
 export function buildFfmpegPlan(
   ladder: readonly Rendition[],
-  profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'audioSampleRate' | 'segmentSeconds'>,
+  profile: Pick<Profile, 'x264Preset' | 'partSeconds' | 'partHoldBackParts' | 'audioSampleRate' | 'segmentSeconds'>,
   target: (rendition: string) => string,
   thumbnailFile?: string,
 ): FfmpegPlan {
@@ -110,11 +110,11 @@ export function buildFfmpegPlan(
         // sure those fit the segments), so every rendition's segments start on the same frame and
         // a player switches between them cleanly; -g then only bounds a source gone astray.
         // Otherwise extra keyframes where the short early segments end (ladder.ts, earlySegments:
-        // one part in, then 3 parts later): x264 counts the next GOP from the last, so later
+        // one part in, then PART-HOLD-BACK later): x264 counts the next GOP from the last, so later
         // segments stay whole.
         ...(copying
           ? ['-force_key_frames', 'source', '-g', String(r.gop * 2)]
-          : ['-force_key_frames', `expr:${earlyKeyframes(profile.segmentSeconds, r.partTarget, r.fps).map((n) => `eq(n,${n})`).join('+')}`, '-g', String(r.gop)]),
+          : ['-force_key_frames', `expr:${earlyKeyframes(profile.segmentSeconds, r.partTarget, profile.partHoldBackParts, r.fps).map((n) => `eq(n,${n})`).join('+')}`, '-g', String(r.gop)]),
         '-keyint_min', String(r.gop),
         '-sc_threshold', '0',
         ...audioAndContainer(r),

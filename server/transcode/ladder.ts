@@ -73,7 +73,7 @@ export function partTargetFor(partSeconds: number, fps: number): number {
 
 /**
  * Durations of the first segments of every encoder run (publish, reconnect, restart): one part,
- * then PART-HOLD-BACK (3 parts), each at most half a segment; whole segments after them. The
+ * then PART-HOLD-BACK (`holdBackParts` parts: 2 by default), each at most half a segment; whole segments after them. The
  * encoders key a frame at each cut (ffmpeg-args.ts) and the segmenter cuts there. The master is
  * playable once every rendition has a first segment, so a short one makes a stream playable sooner
  * (hls.js will not start on a playlist without a segment). Which short segments, was measured
@@ -87,7 +87,8 @@ export function partTargetFor(partSeconds: number, fps: number): number {
  *   [0.2, 0.6]       first frame 1.36-1.42 s (one 1.81 s), 0/5; late joiners at 5 moments in the
  *                    first 4 s: one stall of 78 ms
  *
- * (from the publisher's spawn; it connects ~0.35 s later). Why a whole segment right after the
+ * (from the publisher's spawn; it connects ~0.35 s later; PART-HOLD-BACK was 3 parts then, and the
+ * second early segment 0.6 s. With 2 parts, [0.2, 0.4]: see BENCHMARKS.md, npm run bench:latency). Why a whole segment right after the
  * first one stalls: hls.js 1.7 keeps loading parts after a segment it parsed only while `end of the
  * first listed part + duration of the open segment's parts <= end of that segment`
  * (base-stream-controller.ts shouldLoadParts); with 0.6 s complete and a 2 s segment open, that
@@ -96,14 +97,14 @@ export function partTargetFor(partSeconds: number, fps: number): number {
  * that starts PART-HOLD-BACK behind the edge then passes the test. One-part segments in a row
  * made hls.js re-load the parts of a segment it already had (a loop until the next playlist).
  */
-export function earlySegments(segmentSeconds: number, partTarget: number): number[] {
-  return [Math.min(partTarget, segmentSeconds / 2), Math.min(3 * partTarget, segmentSeconds / 2)];
+export function earlySegments(segmentSeconds: number, partTarget: number, holdBackParts: number): number[] {
+  return [Math.min(partTarget, segmentSeconds / 2), Math.min(holdBackParts * partTarget, segmentSeconds / 2)];
 }
 
 /** The frames (0-based, at `fps`) an encoder run keys for earlySegments: each early cut. */
-export function earlyKeyframes(segmentSeconds: number, partTarget: number, fps: number): number[] {
+export function earlyKeyframes(segmentSeconds: number, partTarget: number, holdBackParts: number, fps: number): number[] {
   let total = 0;
-  return earlySegments(segmentSeconds, partTarget).map((d) => Math.round((total += d) * fps));
+  return earlySegments(segmentSeconds, partTarget, holdBackParts).map((d) => Math.round((total += d) * fps));
 }
 
 /** Slack on a copied rung's PART-TARGET: the source's timestamps are whole milliseconds (FLV). */

@@ -34,6 +34,16 @@ export const ProfileSchema = Type.Object(
     description: Type.Optional(Type.String()),
     segmentSeconds: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'segment length (keyframe interval)' }),
     partSeconds: Type.Number({ minimum: 0.1, maximum: 1, default: 0.2, description: 'fragment (LL-HLS part) length' }),
+    partHoldBackParts: Type.Integer({
+      minimum: 2,
+      maximum: 6,
+      // 2, not the RFC's "should be 3": players start at PART-HOLD-BACK plus their own start-up
+      // (~0.4 s here) and plain hls.js never catches up below 1 s of buffer, so 3 x 200 ms left it
+      // 1.0-1.24 s behind and 2 x 200 ms 0.82 s, with no more stalls on slow links (BENCHMARKS.md,
+      // npm run bench:parts). 3 for players or validators that insist.
+      default: 2,
+      description: 'PART-HOLD-BACK in parts: how far behind the newest part LL-HLS players start (RFC 8216bis: at least 2; it recommends 3)',
+    }),
     playlistSize: Type.Integer({ minimum: 3, maximum: 30, default: 6, description: 'segments listed in a live playlist' }),
     x264Preset: Type.Union(
       ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'].map((p) => Type.Literal(p)),

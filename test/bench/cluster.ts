@@ -9,11 +9,11 @@
  * against the stream's own part bytes in the same time. Writes the table to BENCHMARKS.md.
  * Bounded: 2 runs (150, 300 viewers) × 25 s.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { get, killAll, publish, sleep, waitFor } from '../helpers/processes.js';
 import { ownerSeenBy, startNode, startRedis } from '../helpers/cluster.js';
+import { viewerLoad } from './load.js';
 
 const NAME = 'bench';
 const KEY = 'sk_cluster_bench_0123456789';
@@ -25,14 +25,7 @@ const metric = async (http: string, name: string): Promise<number> => {
   return line ? Number(line.split(' ')[1]) : 0;
 };
 
-function load(base: string, viewers: number): Promise<{ parts: number; partMedianMs: number; partP95Ms: number; errors: Record<string, number>; streamPartBytes: number; generatorCpuSeconds: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('node', ['--import', 'tsx', 'test/bench/viewer-load.ts', base, String(viewers), String(SECONDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`viewer-load exited ${code}`))));
-  });
-}
+const load = (base: string, viewers: number) => viewerLoad(base, viewers, SECONDS);
 
 const rows: string[] = [];
 try {

@@ -1,18 +1,20 @@
 /**
  * The load generator of `npm run bench:viewers` (its own process, so its CPU is counted apart):
- * `tsx test/bench/viewer-load.ts <base url> <viewers> <seconds>` runs that many simulated LL-HLS
- * viewers, each as hls.js does it: one media playlist (renditions spread evenly), then a loop of a
- * blocking reload for the next part (`_HLS_msn`/`_HLS_part`) and a fetch of each new part. Prints
- * one JSON line: part fetch times (ms, median and p95), playlist answers, errors by kind, its CPU.
+ * `tsx test/bench/viewer-load.ts <base url> <viewers> <seconds> [first viewer index]` runs that many
+ * simulated LL-HLS viewers, each as hls.js does it: one media playlist (renditions spread evenly by
+ * viewer index), then a loop of a blocking reload for the next part (`_HLS_msn`/`_HLS_part`) and a
+ * fetch of each new part. Prints one JSON line: part fetch times (ms, each, so that the caller can
+ * pool several generators), playlist answers, errors by kind, its CPU.
  * undici's `request` (not `fetch`, which costs several times the CPU per request): the generator
  * shares the 2 cores with the origin, and was the bottleneck with `fetch`.
  */
 import { Agent, request } from 'undici';
-const [base, viewersArg, secondsArg] = process.argv.slice(2);
+const [base, viewersArg, secondsArg, firstArg = '0'] = process.argv.slice(2);
 const viewers = Number(viewersArg);
 const seconds = Number(secondsArg);
-if (!base || !(viewers > 0) || !(seconds > 0)) {
-  console.error('usage: viewer-load.ts <http://host:port/live/name> <viewers> <seconds>');
+const first = Number(firstArg);
+if (!base || !(viewers > 0) || !(seconds > 0) || !(first >= 0)) {
+  console.error('usage: viewer-load.ts <http://host:port/live/name> <viewers> <seconds> [first viewer index]');
   process.exit(2);
 }
 
@@ -56,7 +58,7 @@ function nextDirective(text: string): { msn: number; part: number } | undefined 
 const partUris = (text: string) => [...text.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]+)"/g)].map((m) => m[1]!);
 
 async function viewer(i: number): Promise<void> {
-  const variant = variants[i % variants.length]!;
+  const variant = variants[(first + i) % variants.length]!;
   const dir = `${base}/${variant.split('/')[0]}`;
   const url = `${base}/${variant}`;
   const seen = new Set<string>();
@@ -114,10 +116,8 @@ async function viewer(i: number): Promise<void> {
 await Promise.all(Array.from({ length: viewers }, (_, i) => new Promise((r) => setTimeout(r, (2000 * i) / viewers)).then(() => viewer(i))));
 const cpu = process.cpuUsage(cpu0);
 await dispatcher.close();
-partTimes.sort((a, b) => a - b);
-const q = (p: number) => (partTimes.length ? +partTimes[Math.min(partTimes.length - 1, Math.floor(p * partTimes.length))]!.toFixed(1) : null);
 console.log(JSON.stringify({
-  viewers, seconds, parts: partTimes.length, playlists, partMedianMs: q(0.5), partP95Ms: q(0.95), errors,
+  viewers, seconds, playlists, partTimesMs: partTimes.map((t) => Math.round(t * 10) / 10), errors,
   generatorCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
   streamPartBytes: [...partBytes.values()].reduce((sum, v) => sum + Math.max(0, ...v), 0),
 }));

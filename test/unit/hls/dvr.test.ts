@@ -16,7 +16,7 @@ function dvrWindow(dvrSeconds: number, store: (msn: number) => boolean = () => t
     init: (uri) => void inits.push(uri),
     segment: (s: Segment) => Promise.resolve(store(s.msn)),
   };
-  const w = new RenditionWindow({ name: '360p', epoch: 'ep', segmentSeconds: 2, partTarget: 0.2, playlistSize: 6, graceSegments: 6, anchor: () => 0, sink, dvrSeconds });
+  const w = new RenditionWindow({ name: '360p', epoch: 'ep', segmentSeconds: 2, partTarget: 0.2, partHoldBackParts: 3, playlistSize: 6, graceSegments: 6, anchor: () => 0, sink, dvrSeconds });
   w.setInit(init);
   const feed = async (segments: number) => {
     for (let i = 0; i < segments * 10; i++) {

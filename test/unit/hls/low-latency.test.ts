@@ -21,7 +21,7 @@ function liveWindow(opts: { playlistSize?: number; reports?: boolean } = {}) {
   let now = t0;
   let clock = 0;
   const w = new RenditionWindow({
-    name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
+    name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), partHoldBackParts: 3, playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
     now: () => now, anchor: () => t0,
     reports: opts.reports ? () => [{ uri: '../360p/index.m3u8', lastMsn: 3, lastPart: 4 }] : undefined,
   });

@@ -60,7 +60,7 @@ describe('media names', () => {
   });
 
   it('a window after many encoder runs lists init names that it serves and the routes accept', () => {
-    const w = new RenditionWindow({ name: '360p', epoch: 'ep0', segmentSeconds: 2, partTarget: 0.2, playlistSize: 6, graceSegments: 2 });
+    const w = new RenditionWindow({ name: '360p', epoch: 'ep0', segmentSeconds: 2, partTarget: 0.2, partHoldBackParts: 3, playlistSize: 6, graceSegments: 2 });
     const init = { kind: 'init', data: Buffer.from('init'), info: { tracks: [] }, timeline: {} } as unknown as InitPiece;
     let clock = 0;
     for (let run = 0; run < 25; run++) {

@@ -59,7 +59,7 @@ describe('RenditionWindow', () => {
   it('publishes a segment only when complete, keeps a window plus a CDN grace, ends with ENDLIST', () => {
     clock = 0;
     let now = t0;
-    const w = new RenditionWindow({ name: '360p', epoch: 'ep1', segmentSeconds: 2, partTarget: 0.5, playlistSize: 3, graceSegments: 2, now: () => now });
+    const w = new RenditionWindow({ name: '360p', epoch: 'ep1', segmentSeconds: 2, partTarget: 0.5, partHoldBackParts: 3, playlistSize: 3, graceSegments: 2, now: () => now });
     expect(w.playlist()).toBeUndefined();
     w.setInit(init);
     feedGops(w, 1);
@@ -92,7 +92,7 @@ describe('RenditionWindow', () => {
 
   it('computes validators once per piece: same object on every read until something changes', () => {
     clock = 0;
-    const w = new RenditionWindow({ name: 'a', epoch: 'e', segmentSeconds: 2, partTarget: 0.5, playlistSize: 3, graceSegments: 0 });
+    const w = new RenditionWindow({ name: 'a', epoch: 'e', segmentSeconds: 2, partTarget: 0.5, partHoldBackParts: 3, playlistSize: 3, graceSegments: 0 });
     w.setInit(init);
     feedGops(w, 3);
     const p1 = w.playlist();

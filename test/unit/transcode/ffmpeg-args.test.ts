@@ -85,17 +85,19 @@ describe('the publisher metadata is believed only within reason', () => {
 });
 
 describe('the first segments of an encoder run', () => {
-  it('are one part, then PART-HOLD-BACK (3 parts), in whole frames, each at most half a segment, keyed on those frames', () => {
-    expect(earlySegments(2, partTargetFor(0.2, 30)).map((d) => +d.toFixed(6))).toEqual([0.2, 0.6]);
-    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 30)).toEqual([6, 24]);
+  it('are one part, then PART-HOLD-BACK, in whole frames, each at most half a segment, keyed on those frames', () => {
+    expect(earlySegments(2, partTargetFor(0.2, 30), 3).map((d) => +d.toFixed(6))).toEqual([0.2, 0.6]);
+    expect(earlySegments(2, partTargetFor(0.2, 30), 2).map((d) => +d.toFixed(6))).toEqual([0.2, 0.4]);
+    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 3, 30)).toEqual([6, 24]);
+    expect(earlyKeyframes(2, partTargetFor(0.2, 30), 2, 30)).toEqual([6, 18]);
     // 24 fps: a part is 5 frames (0.2083 s)
-    expect(earlyKeyframes(2, partTargetFor(0.2, 24), 24)).toEqual([5, 20]);
+    expect(earlyKeyframes(2, partTargetFor(0.2, 24), 3, 24)).toEqual([5, 20]);
     // short segments: half of one at most
-    expect(earlySegments(1, partTargetFor(0.2, 30)).map((d) => +d.toFixed(6))).toEqual([0.2, 0.5]);
-    expect(earlySegments(2, 1)).toEqual([1, 1]);
+    expect(earlySegments(1, partTargetFor(0.2, 30), 3).map((d) => +d.toFixed(6))).toEqual([0.2, 0.5]);
+    expect(earlySegments(2, 1, 3)).toEqual([1, 1]);
     const profile = profiles.get('default')!;
     const argv = planToArgv(buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`));
-    const keyed = 'expr:eq(n,6)+eq(n,24)';
+    const keyed = 'expr:eq(n,6)+eq(n,18)';
     expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual([keyed, keyed, keyed]);
   });
 });
