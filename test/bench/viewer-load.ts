@@ -5,10 +5,11 @@
  * viewer index), then a loop of a blocking reload for the next part (`_HLS_msn`/`_HLS_part`) and a
  * fetch of each new part. Prints one JSON line: part fetch times (ms, each, so that the caller can
  * pool several generators), playlist answers, errors by kind, its CPU.
- * undici's `request` (not `fetch`, which costs several times the CPU per request): the generator
- * shares the 2 cores with the origin, and was the bottleneck with `fetch`.
+ * Each viewer holds two keep-alive connections (playlist, parts), as a browser tab does, over
+ * raw-http.ts: the generator shares the 2 cores with the origin, and with `fetch`, then undici's
+ * `request`, it was the bottleneck (a core for 1000 viewers).
  */
-import { Agent, request } from 'undici';
+import { RawConnection } from './raw-http.js';
 const [base, viewersArg, secondsArg, firstArg = '0'] = process.argv.slice(2);
 const viewers = Number(viewersArg);
 const seconds = Number(secondsArg);
@@ -18,14 +19,14 @@ if (!base || !(viewers > 0) || !(seconds > 0) || !(first >= 0)) {
   process.exit(2);
 }
 
-// one keep-alive connection per viewer at most, as a browser tab would use for the origin
-const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: viewers * 2, pipelining: 1 });
-async function get(url: string, timeoutMs = 8000): Promise<{ status: number; text: () => Promise<string>; drain: () => Promise<number> }> {
-  const res = await request(url, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  return { status: res.statusCode, text: () => res.body.text(), drain: async () => (await res.body.arrayBuffer()).byteLength };
-}
+const origin = new URL(base);
+const connection = () => new RawConnection(origin.hostname, Number(origin.port || 80));
+const path = (url: string) => url.slice(origin.origin.length);
+const connections: RawConnection[] = [];
 
-const master = await (await get(`${base}/master.m3u8`)).text();
+const first0 = connection();
+const master = (await first0.get(path(`${base}/master.m3u8`))).body.toString('utf8');
+first0.close();
 const variants = master.split('\n').filter((l) => l.endsWith('index.m3u8'));
 const partTimes: number[] = [];
 const errors: Record<string, number> = {};
@@ -65,11 +66,14 @@ async function viewer(i: number): Promise<void> {
   const mine = partBytes.get(variant) ?? [];
   partBytes.set(variant, mine);
   const slot = mine.push(0) - 1;
+  const playlistConn = connection();
+  const partConn = connection();
+  connections.push(playlistConn, partConn);
   let text: string;
   try {
-    text = await (await get(url)).text();
-  } catch {
-    error('first playlist');
+    text = (await playlistConn.get(path(url))).body.toString('utf8');
+  } catch (err) {
+    error(`first playlist ${(err as Error).name}`);
     return;
   }
   for (const uri of partUris(text)) seen.add(uri);
@@ -81,8 +85,8 @@ async function viewer(i: number): Promise<void> {
       return;
     }
     try {
-      const res = await get(`${url}?_HLS_msn=${next.msn}&_HLS_part=${next.part}&_HLS_skip=YES`);
-      const body = await res.text();
+      const res = await playlistConn.get(path(`${url}?_HLS_msn=${next.msn}&_HLS_part=${next.part}&_HLS_skip=YES`));
+      const body = res.body.toString('utf8');
       playlists++;
       if (res.status !== 200) {
         error(`playlist ${res.status}`);
@@ -99,8 +103,8 @@ async function viewer(i: number): Promise<void> {
       seen.add(uri);
       const t = performance.now();
       try {
-        const res = await get(`${dir}/${uri}`);
-        const n = await res.drain();
+        const res = await partConn.get(path(`${dir}/${uri}`));
+        const n = res.body.length;
         mine[slot] = mine[slot]! + n;
         if (res.status !== 200) error(`part ${res.status}`);
         else partTimes.push(performance.now() - t);
@@ -115,7 +119,7 @@ async function viewer(i: number): Promise<void> {
 // joined over the first 2 s, as an audience does, not in one instant
 await Promise.all(Array.from({ length: viewers }, (_, i) => new Promise((r) => setTimeout(r, (2000 * i) / viewers)).then(() => viewer(i))));
 const cpu = process.cpuUsage(cpu0);
-await dispatcher.close();
+for (const c of connections) c.close();
 console.log(JSON.stringify({
   viewers, seconds, playlists, partTimesMs: partTimes.map((t) => Math.round(t * 10) / 10), errors,
   generatorCpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),

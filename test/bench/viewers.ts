@@ -96,7 +96,7 @@ cores with the origin, so they include its own scheduling). CPU is of one core (
 ${steps.map(row).join('\n')}
 
 ${best ? `Highest step within the bound: ${best.viewers} viewers (${Math.round(best.viewers / cpus().length)} per core of this machine, the generator included on the same cores).` : 'No step stayed within the bound.'}
-${limit && limit.generatorCpuPercent >= 85 * GENERATORS && limit.originCpuPercent < 60 ? `At ${limit.viewers} viewers the generator used ${limit.generatorCpuPercent} % of a core and the origin ${limit.originCpuPercent} %: on this machine the load generator (${GENERATORS} Node process${GENERATORS > 1 ? 'es' : ''}), not the origin, sets the knee; the origin's own limit is above it and needs a generator on other cores to find.` : ''}
+${limit ? `At ${limit.viewers} viewers the origin used ${limit.originCpuPercent} % of a core, the generators ${limit.generatorCpuPercent} % and the publisher with ffmpeg ${limit.ffmpegCpuPercent} %: ${limit.originCpuPercent + limit.generatorCpuPercent + limit.ffmpegCpuPercent} % of the machine's ${cpus().length * 100} %${limit.originCpuPercent + limit.generatorCpuPercent + limit.ffmpegCpuPercent >= 160 ? ', so the shared cores, not the origin alone, set the knee here; the origin\'s own limit needs a generator on other cores to find' : ''}.` : ''}
 `;
 const file = 'BENCHMARKS.md';
 const text = readFileSync(file, 'utf8');
