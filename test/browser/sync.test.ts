@@ -102,10 +102,12 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
   }
 
   it('keeps a page whose clock is 1.5 s fast in step with the others, all at the target', async () => {
-    const all = await spreads([0, 1, 2, 3], 12);
+    // 20 samples: with 12, floor(0.95 x 12) made the "p95" the largest sample, so one moment of
+    // one page decided it
+    const all = await spreads([0, 1, 2, 3], 20);
     const plainAndSkewed = all.spread.length ? await spreads([0, 2, 3], 8) : all;
     const lat = all.latency.map((l) => median(l));
-    console.log(`sync: all four spread median ${median(all.spread)} ms p95 ${p95(all.spread)} ms; skewed+plain median ${median(plainAndSkewed.spread)} ms p95 ${p95(plainAndSkewed.spread)} ms; latency ${lat.map((l) => l.toFixed(2)).join(' / ')} s (skewed, throttled, plain, plain)`);
+    console.log(`sync: all four spread median ${median(all.spread)} ms p95 ${p95(all.spread)} ms; skewed+plain median ${median(plainAndSkewed.spread)} ms p95 ${p95(plainAndSkewed.spread)} ms; latency ${lat.map((l) => l.toFixed(2)).join(' / ')} s (skewed, throttled, plain, plain); all four, each sample: ${all.spread.map((x) => Math.round(x)).join(' ')} ms`);
     expect(all.missing).toBeLessThanOrEqual(1);
     // the skewed page corrected its clock: without, it would play 1.5 s apart from the others
     expect(median(plainAndSkewed.spread)).toBeLessThanOrEqual(50);
@@ -114,7 +116,7 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
     // the throttled page: DevTools adds its 100 ms to the response only, which skews the clock
     // estimate (it assumes a symmetric path) by ~50 ms; it stays within 150 ms of the others
     expect(p95(all.spread)).toBeLessThanOrEqual(150);
-  }, 60_000);
+  }, 75_000);
 
   it('brings a page back in step 10 s after a 3 s network outage', async () => {
     const cdp = await browser.newCDPSession(pages[3]!);
