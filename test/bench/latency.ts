@@ -254,7 +254,7 @@ zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s w
 
 | mode | median | p95 | hls.latency (median) | stalls in ${SECONDS} s |
 | --- | --- | --- | --- | --- |
-| LL-HLS on (parts, blocking reload, PART-HOLD-BACK 0.4 s) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} |
+| LL-HLS on (parts, blocking reload, PART-HOLD-BACK of the default profile) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} |
 | LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} |
 | LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s | ${std.stalls} |
 
@@ -275,7 +275,7 @@ With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run
 
 Upload lag (a segment listed → its file in the store, ${recorded.upload.length} segments): median ${quantile(recorded.upload, 0.5).toFixed(3)} s, p95 ${quantile(recorded.upload, 0.95).toFixed(3)} s.
 
-Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is one part long (0.2 s) for this, and the next one PART-HOLD-BACK long, 2 parts: ladder.ts earlySegments).
+Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is one part long (0.2 s) for this, and the next one PART-HOLD-BACK long: ladder.ts earlySegments).
 
 Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 0.2 s segment, the page's wake-up (\`stream.ready\` on /api/events) and hls.js's start):
 
