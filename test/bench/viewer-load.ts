@@ -24,9 +24,9 @@ const connection = () => new RawConnection(origin.hostname, Number(origin.port |
 const path = (url: string) => url.slice(origin.origin.length);
 const connections: RawConnection[] = [];
 
-const first0 = connection();
-const master = (await first0.get(path(`${base}/master.m3u8`))).body.toString('utf8');
-first0.close();
+const masterConn = connection();
+const master = (await masterConn.get(path(`${base}/master.m3u8`))).body.toString('utf8');
+masterConn.close();
 const variants = master.split('\n').filter((l) => l.endsWith('index.m3u8'));
 const partTimes: number[] = [];
 const errors: Record<string, number> = {};

@@ -98,7 +98,7 @@ export function lowLatencyViolations(p: ParsedPlaylist): string[] {
   if (pt === undefined) return ['no EXT-X-PART-INF'];
   const sc = p.serverControl;
   if (sc['CAN-BLOCK-RELOAD'] !== 'YES') v.push('CAN-BLOCK-RELOAD is not YES');
-  // RFC 8216bis: MUST be at least 2 x PART-TARGET (it recommends 3; the profiles default to 2: profile-schema.ts)
+  // RFC 8216bis: MUST be at least 2 x PART-TARGET (it recommends 3, the profiles' default; a profile may set 2: profile-schema.ts)
   if (!(Number(sc['PART-HOLD-BACK']) >= 2 * pt - 1e-9)) v.push(`PART-HOLD-BACK ${sc['PART-HOLD-BACK']} < 2 x PART-TARGET ${pt}`);
   if (Math.abs(Number(sc['CAN-SKIP-UNTIL']) - 6 * p.targetDuration) > 1e-9) v.push(`CAN-SKIP-UNTIL ${sc['CAN-SKIP-UNTIL']} is not 6 x target`);
   if (!p.ended && !p.preloadHint) v.push('no EXT-X-PRELOAD-HINT');

@@ -17,11 +17,11 @@ function golden(name: string, text: string): void {
 }
 
 /** A window fed by a 30 fps encoder: 0.2 s fragments, a keyframe every 2 s (10 fragments). */
-function liveWindow(opts: { playlistSize?: number; reports?: boolean } = {}) {
+function liveWindow(opts: { playlistSize?: number; reports?: boolean; holdBackParts?: number } = {}) {
   let now = t0;
   let clock = 0;
   const w = new RenditionWindow({
-    name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), partHoldBackParts: 3, playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
+    name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), partHoldBackParts: opts.holdBackParts ?? 3, playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
     now: () => now, anchor: () => t0,
     reports: opts.reports ? () => [{ uri: '../360p/index.m3u8', lastMsn: 3, lastPart: 4 }] : undefined,
   });
@@ -38,6 +38,16 @@ function liveWindow(opts: { playlistSize?: number; reports?: boolean } = {}) {
 }
 
 describe('part cutting', () => {
+  it('says PART-HOLD-BACK in parts of the profile: 3 by default, 2 when a profile asks', () => {
+    for (const [parts, holdBack] of [[3, 0.6], [2, 0.4]] as const) {
+      const { w, feed } = liveWindow({ holdBackParts: parts });
+      feed(24);
+      const text = w.playlist()!.body.toString();
+      expect(Number(/PART-HOLD-BACK=([\d.]+),/.exec(text)?.[1])).toBeCloseTo(holdBack, 6);
+      expect(lowLatencyViolations(parseMediaPlaylist(text))).toEqual([]);
+    }
+  });
+
   it('publishes every fragment as a part at once, INDEPENDENT at keyframes, with global IDs across segments', () => {
     const { w, feed } = liveWindow();
     feed(34); // 3 segments + 4 parts

@@ -16,7 +16,7 @@ describe('transcode profiles', () => {
 
   it('fills defaults from the schema', () => {
     const p = validateProfile(good, 'x.json');
-    expect(p).toMatchObject({ partSeconds: 0.2, playlistSize: 6, x264Preset: 'superfast', fps: 30 });
+    expect(p).toMatchObject({ partSeconds: 0.2, partHoldBackParts: 3, playlistSize: 6, x264Preset: 'superfast', fps: 30 });
     expect(p.rungs[0]).toMatchObject({ h264Profile: 'high', level: '4.0' });
   });
 
@@ -27,6 +27,9 @@ describe('transcode profiles', () => {
     [{ ...good, x264Preset: 'placebo' }, 'x264Preset must be one of "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", got "placebo"'],
     [{ ...good, rungs: [{ ...good.rungs[0], maxrate: 500 }] }, 'rungs[0].maxrate must be ≥ videoBitrate (700)'],
     [{ ...good, bogus: 1 }, 'bogus is not a known setting'],
+    // RFC 8216bis: PART-HOLD-BACK is at least 2 parts
+    [{ ...good, partHoldBackParts: 1 }, 'x.json: partHoldBackParts must be an integer from 2 to 6, got 1'],
+    [{ ...good, partHoldBackParts: 2.5 }, 'x.json: partHoldBackParts must be an integer from 2 to 6, got 2.5'],
     [{ ...good, rungs: [{ name: '360p' }] }, 'rungs[0].height is required'],
   ])('names the file, the field and what is allowed (%#)', (data, message) => {
     expect(() => validateProfile(data, 'transcode-profiles/x.json')).toThrow(message);
