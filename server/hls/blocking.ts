@@ -7,8 +7,10 @@
 export interface LiveEdge {
   /** Media sequence number of the segment being built (LAST-MSN). */
   openMsn: number;
-  /** Parts the open segment has so far. */
+  /** Parts the open segment has so far (0 right after a segment closed on its last part). */
   openParts: number;
+  /** Parts of the segment before the open one (openMsn − 1), 0 if this window does not hold it. */
+  previousParts: number;
   ended: boolean;
 }
 
@@ -27,9 +29,14 @@ export const MAX_MSN_AHEAD = 2;
 /** True when the playlist already holds what the request waits for. */
 export function satisfies(req: BlockingRequest, edge: LiveEdge): boolean {
   if (edge.ended) return true;
-  // A finished segment satisfies any part index of it: a part index past its end means part 0 of
-  // the next segment, which exists as soon as the segment is finished.
-  if (req.msn < edge.openMsn) return true;
+  if (req.msn < edge.openMsn - 1) return true;
+  if (req.msn === edge.openMsn - 1) {
+    if (req.part === undefined || req.part < edge.previousParts) return true;
+    // A part index past the end of a finished segment means part 0 of the next one (a client asks
+    // for "the part after the last one I have"), which may not exist yet: a segment closes on its
+    // own last part when the encoder keys the next (segmenter.ts, closeAtBoundary).
+    return edge.openParts > 0;
+  }
   if (req.msn > edge.openMsn || req.part === undefined) return false;
   return req.part < edge.openParts;
 }

@@ -50,6 +50,9 @@ export class StreamPackager {
     this.ladder = ladder;
     this.epoch = opts.epoch;
     const renditions = new Map<string, RenditionWindow>();
+    // Beside a copied rung the encoder keys where the source does (ffmpeg-args.ts), not at our
+    // cuts; audio fragments are all independent.
+    const copying = ladder.some((r) => r.passthrough);
     for (const r of ladder) {
       const window: RenditionWindow = new RenditionWindow({
         name: r.name,
@@ -57,6 +60,7 @@ export class StreamPackager {
         segmentSeconds: opts.segmentSeconds,
         partTarget: r.partTarget,
         partHoldBackParts: opts.partHoldBackParts,
+        keyedAtBoundaries: r.audioOnly || !copying,
         playlistSize: opts.playlistSize,
         graceSegments: opts.graceSegments,
         anchor: opts.anchor,

@@ -81,6 +81,11 @@ export interface RenditionOptions {
   partTarget: number;
   /** PART-HOLD-BACK in parts; also the length of the second early segment (ladder.ts earlySegments). */
   partHoldBackParts: number;
+  /**
+   * Every segment boundary (early cuts included) is a keyframe the encoder was told to put there
+   * (ffmpeg-args.ts), so a segment may close on its own last part (segmenter.ts).
+   */
+  keyedAtBoundaries?: boolean;
   playlistSize: number;
   /** Segments kept fetchable after they leave the playlist, for a CDN still fetching them. */
   graceSegments: number;
@@ -174,7 +179,7 @@ export class RenditionWindow {
   constructor(opts: RenditionOptions) {
     this.opts = opts;
     this.name = opts.name;
-    this.segmenter = new Segmenter(opts.segmentSeconds, earlySegments(opts.segmentSeconds, opts.partTarget, opts.partHoldBackParts));
+    this.segmenter = this.newSegmenter();
     this.now = opts.now ?? Date.now;
     if (opts.continueFrom) {
       this.nextMsn = opts.continueFrom.msn;
@@ -182,6 +187,12 @@ export class RenditionWindow {
       this.discontinuities = opts.continueFrom.discontinuities ?? 0;
       this.pendingDiscontinuity = true;
     }
+  }
+
+  /** A cutter for one encoder run (the early cuts start again with every run). */
+  private newSegmenter(): Segmenter {
+    const o = this.opts;
+    return new Segmenter(o.segmentSeconds, earlySegments(o.segmentSeconds, o.partTarget, o.partHoldBackParts), o.keyedAtBoundaries ?? false);
   }
 
   /** The next media sequence number and part ID (where a later session of this stream goes on). */
@@ -228,7 +239,13 @@ export class RenditionWindow {
   }
 
   get edge(): LiveEdge {
-    return { openMsn: this.nextMsn, openParts: this.openParts.length, ended: this.ended };
+    const newest = this.segments.at(-1);
+    return {
+      openMsn: this.nextMsn,
+      openParts: this.openParts.length,
+      previousParts: newest && newest.msn === this.nextMsn - 1 ? newest.parts.length : 0,
+      ended: this.ended,
+    };
   }
 
   /** The newest part: LAST-MSN and LAST-PART of a rendition report. */
@@ -248,17 +265,21 @@ export class RenditionWindow {
     this.changed();
   }
 
-  /** Adds one fragment from ffmpeg: it is published as a part at once, and closes a segment when it opens the next. */
+  /**
+   * Adds one fragment from ffmpeg: it is published as a part at once, and closes a segment when it
+   * opens the next (a keyframe after a full segment) or, for a rendition we encode, when it ends
+   * exactly where the encoder keys the next (segmenter.ts, closeAtBoundary).
+   */
   addFragment(fragment: Fragment): void {
     if (this.ended) return;
     this.mediaSeconds += fragment.duration;
     this.wallAtZero ??= this.opts.anchor?.() ?? this.now() - fragment.start * 1000;
-    const done = this.segmenter.push(fragment);
+    const step = this.segmenter.push(fragment);
     // (no change is announced between closing a segment and adding the part that opened the next:
-    // a waiter for "past the end of segment N" needs part 0 of N+1 in the playlist it gets)
-    if (done) this.publishSegment(done);
-    if (this.segmenter.open.at(-1) !== fragment) {
-      if (done) this.changed();
+    // a playlist never shows a finished segment whose next part is known but not listed)
+    if (step.closedBefore) this.publishSegment(step.closedBefore);
+    if (!step.kept) {
+      if (step.closedBefore) this.changed();
       return; // dropped: no keyframe yet
     }
     if (this.openParts.length === 0) this.openStart = fragment.start;
@@ -273,7 +294,13 @@ export class RenditionWindow {
       independent: fragment.independent,
       piece: makePiece(fragment.data, `${this.opts.epoch}/${this.name}/${uri}`, this.now()),
     });
+    if (step.closedWith) this.publishSegment(step.closedWith);
     this.changed();
+  }
+
+  /** Times a segment was closed at its boundary and the next fragment was no keyframe (segmenter.ts). */
+  get boundaryMisses(): number {
+    return this.segmenter.boundaryMisses;
   }
 
   /**
@@ -286,7 +313,7 @@ export class RenditionWindow {
     if (this.ended || (!this.init && this.openParts.length === 0 && this.segmenter.open.length === 0)) return;
     const last = this.segmenter.flush();
     if (last) this.publishSegment(last);
-    this.segmenter = new Segmenter(this.opts.segmentSeconds, earlySegments(this.opts.segmentSeconds, this.opts.partTarget, this.opts.partHoldBackParts));
+    this.segmenter = this.newSegmenter();
     this.openParts = [];
     // The part the old run's preload hint announced will never exist in that run: retire its ID.
     // Were the new run's first part to take it, a player that preloaded the hint (Shaka does)

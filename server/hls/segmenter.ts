@@ -3,6 +3,15 @@
  * frame) and is cut as soon as it has reached the segment duration, so with the transcoder's
  * fixed GOP every segment lasts exactly `segmentSeconds`. Fragment boundaries stay in the result:
  * they become the LL-HLS parts.
+ *
+ * Where the next keyframe falls is known in advance for a rendition we encode (ffmpeg-args.ts
+ * forces one at every segment boundary), so such a segment is closed by the fragment that
+ * completes it (`closeAtBoundary`) instead of by the keyframe fragment that follows: it is listed
+ * one part (~0.2 s) sooner, which for the first, one-part segment of a run is what makes the stream
+ * playable that much sooner. Should the next fragment not be a keyframe after all, that is
+ * counted (`boundaryMisses`), the fragment still starts the next segment (nothing is lost; that
+ * one segment does not start with an IDR), and the rest of the run waits for keyframes as a copied
+ * rung always does.
  */
 import type { Fragment } from './fragments.js';
 
@@ -21,39 +30,70 @@ export function opensSegment(current: number, fragment: Pick<Fragment, 'independ
   return fragment.independent && current >= segmentSeconds - EPSILON;
 }
 
+/** What one fragment did. */
+export interface SegmenterStep {
+  /** False when the fragment was dropped (no keyframe yet at the start of a run). */
+  kept: boolean;
+  /** The segment this fragment closed by opening the next one (a keyframe after a full segment). */
+  closedBefore?: CutSegment;
+  /** The segment this fragment completed (closeAtBoundary): the fragment is its last. */
+  closedWith?: CutSegment;
+}
+
 /** Stateful cutter; feed fragments in order. */
 export class Segmenter {
   private fragments: Fragment[] = [];
   private duration = 0;
   /** Fragments dropped because no keyframe had arrived yet. */
   dropped = 0;
+  /** Times the fragment after a segment closed at its boundary was not a keyframe. */
+  boundaryMisses = 0;
   private cuts = 0;
+  private closedAtBoundary = false;
 
-  /** `early`: the first segments may be cut this early, each (at keyframes the encoder placed there; ladder.ts earlySegments). */
+  /**
+   * `early`: the first segments may be cut this early, each (at keyframes the encoder placed there;
+   * ladder.ts earlySegments). `closeAtBoundary`: the encoder keys exactly at every cut (see above).
+   */
   constructor(
     private readonly segmentSeconds: number,
     private readonly early: readonly number[] = [],
+    private closeAtBoundary = false,
   ) {}
 
-  /** Adds a fragment; returns the segment it completed, if any. */
-  push(fragment: Fragment): CutSegment | undefined {
+  /** Adds a fragment: whether it was kept, and the segment it closed, if any. */
+  push(fragment: Fragment): SegmenterStep {
+    let closedBefore: CutSegment | undefined;
     if (this.fragments.length === 0) {
-      if (!fragment.independent) {
+      if (!fragment.independent && !this.closedAtBoundary) {
         this.dropped++; // a segment must start with an IDR (RFC 8216 / Apple authoring spec)
-        return undefined;
+        return { kept: false };
       }
+      if (!fragment.independent) {
+        this.boundaryMisses++;
+        this.closeAtBoundary = false;
+      }
+      this.closedAtBoundary = false;
       this.start(fragment);
-      return undefined;
-    }
-    if (opensSegment(this.duration, fragment, this.early[this.cuts] ?? this.segmentSeconds)) {
+    } else if (opensSegment(this.duration, fragment, this.target)) {
       this.cuts++;
-      const done = this.take();
+      closedBefore = this.take();
       this.start(fragment);
-      return done;
+    } else {
+      this.fragments.push(fragment);
+      this.duration += fragment.duration;
     }
-    this.fragments.push(fragment);
-    this.duration += fragment.duration;
-    return undefined;
+    if (this.closeAtBoundary && this.duration >= this.target - EPSILON) {
+      this.cuts++;
+      this.closedAtBoundary = true;
+      return { kept: true, closedBefore, closedWith: this.take() };
+    }
+    return { kept: true, closedBefore };
+  }
+
+  /** Duration of the segment being built: an early one, or a whole one. */
+  private get target(): number {
+    return this.early[this.cuts] ?? this.segmentSeconds;
   }
 
   /** Seconds of media in the segment being built (a source that stops sending keyframes grows it). */

@@ -360,6 +360,19 @@ export class LiveSession {
         run.transcoder.kill();
       });
     }
+    // Start-up timeline at debug level (ORIGIN_LOG_LEVEL=debug): where the time to the first
+    // playable master goes, per rendition (publish accepted -> first frame in -> init -> parts -> segment).
+    for (const w of packager.renditions.values()) {
+      const seen = new Set<string>();
+      const stop = w.onChange(() => {
+        const step = !w.initInfo ? undefined : w.segmentsPublished > 0 ? 'first segment' : w.edge.openParts > 0 ? `part ${w.edge.openParts}` : 'init segment';
+        if (!step || seen.has(step)) return;
+        seen.add(step);
+        const anchor = this.run?.subscription.anchor();
+        this.log.debug({ rendition: w.name, msSincePublish: Date.now() - this.startedAt, msSinceFirstFrame: anchor === undefined ? null : Date.now() - anchor }, `start-up: ${step}`);
+        if (step === 'first segment') stop();
+      });
+    }
     const stopWatching = [...packager.renditions.values()].map((w) =>
       w.onChange(() => {
         if (this.current === 'starting' && packager.ready) {
@@ -421,6 +434,9 @@ export class LiveSession {
   private onRunExit(run: Run, exit: TranscoderExit): void {
     run.subscription.close();
     if (this.run === run) this.run = undefined;
+    // (the encoder was told to key at every cut: a miss means ffmpeg-args and segmenter disagree)
+    const missed = [...(this.packager?.renditions.values() ?? [])].filter((w) => w.boundaryMisses > 0).map((w) => w.name);
+    if (missed.length) this.log.warn({ renditions: missed }, 'a segment was closed on its last part but the next fragment was no keyframe; those renditions cut at keyframes for the rest of that run');
     this.packager?.discontinue();
     if (exit.requested || !this.isLive) return;
     const source = this.publish?.info() ?? UNKNOWN_SOURCE;

@@ -39,11 +39,16 @@ export function buildFfmpegPlan(
     // Warnings and errors only: stderr is kept as the crash report, progress comes from our packager.
     '-loglevel', 'level+warning',
     '-nostats',
-    // Probe 0.2 s of input only: the FLV sequence headers already name the codecs. Measured here
-    // (5 s FLV paced at real time into stdin): first output after 1.5 s with the default 5 s
-    // analyzeduration, 0.43 s with 0.2 s. `-fflags nobuffer` is NOT used: with an FLV pipe and a
-    // filter graph it held every output until end of input.
-    '-analyzeduration', '200000',
+    // Probe 0.1 s of input only: the FLV sequence headers, which come first, already name the
+    // codecs. Measured here (5 s FLV paced at real time into stdin): first output after 1.5 s with
+    // the default 5 s analyzeduration, 0.43 s with 0.2 s; and replaying a publish as our ingest
+    // hands it over (x264 with B-frames, first frame 0.5 s after the headers): init segment 0.33 s
+    // after the first frame with 0.2 s, 0.24 s with 0.1 s, first part 0.40 -> 0.30 s (0.05 s and
+    // less gain nothing more: the part's own 0.2 s is the rest). A stream whose first audio comes
+    // later than that is played without audio, as one after 0.2 s was before.
+    // `-fflags nobuffer` is NOT used: with an FLV pipe and a filter graph it held every output
+    // until end of input.
+    '-analyzeduration', '100000',
     // Our ingest hands ffmpeg the publish as FLV on stdin (no RTMP read-back, ~1 s sooner;
     // and stdin closing, also when our process dies, makes ffmpeg finish and exit).
     '-f', 'flv',

@@ -51,7 +51,7 @@ describe('FragmentReader on recorded ffmpeg fMP4', () => {
 
   it('cuts 2 s segments that start at keyframes and keep fragment boundaries', () => {
     const seg = new Segmenter(2);
-    const cut = fragments.map((f) => seg.push(f)).filter((s) => s !== undefined);
+    const cut = fragments.map((f) => seg.push(f).closedBefore).filter((s) => s !== undefined);
     const last = seg.flush();
     expect(cut.map((s) => Number(s!.duration.toFixed(3)))).toEqual([2.021, 2]);
     expect(cut.every((s) => s!.fragments[0]!.independent)).toBe(true);
@@ -67,7 +67,7 @@ describe('Segmenter rules', () => {
 
   it('drops fragments until the first keyframe', () => {
     const s = new Segmenter(2);
-    expect(s.push(frag(0, false))).toBeUndefined();
+    expect(s.push(frag(0, false))).toEqual({ kept: false });
     expect(s.dropped).toBe(1);
     s.push(frag(0.2, true));
     expect(s.open.length).toBe(1);
@@ -77,7 +77,7 @@ describe('Segmenter rules', () => {
     const s = new Segmenter(2);
     const done = [];
     for (let i = 0; i < 30; i++) {
-      const r = s.push(frag(i * 0.2, i % 5 === 0));
+      const r = s.push(frag(i * 0.2, i % 5 === 0)).closedBefore;
       if (r) done.push(r);
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([2, 2]);
@@ -88,7 +88,7 @@ describe('Segmenter rules', () => {
     const done = [];
     // keyframes as the encoder places them: frame 0, 1 s, then every 2 s
     for (let i = 0; i < 40; i++) {
-      const r = s.push(frag(i * 0.2, i === 0 || (i - 5) % 10 === 0));
+      const r = s.push(frag(i * 0.2, i === 0 || (i - 5) % 10 === 0)).closedBefore;
       if (r) done.push(r);
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([1, 2, 2, 2]);
@@ -100,7 +100,7 @@ describe('Segmenter rules', () => {
     // keyframes as the encoder places them: frame 0, at 0.2 s, at 0.8 s, then every 2 s
     const keyed = new Set([0, 1, 4, 14, 24, 34]);
     for (let i = 0; i < 40; i++) {
-      const r = s.push(frag(i * 0.2, keyed.has(i)));
+      const r = s.push(frag(i * 0.2, keyed.has(i))).closedBefore;
       if (r) done.push(r);
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([0.2, 0.6, 2, 2, 2]);
@@ -110,9 +110,20 @@ describe('Segmenter rules', () => {
     const s = new Segmenter(2, [0.2, 0.6]);
     const done = [];
     for (let i = 0; i < 40; i++) {
-      const r = s.push(frag(i * 0.2, i % 10 === 0)); // the source keys every 2 s
+      const r = s.push(frag(i * 0.2, i % 10 === 0)).closedBefore; // the source keys every 2 s
       if (r) done.push(r);
     }
     expect(done.map((d) => Number(d.duration.toFixed(3)))).toEqual([2, 2, 2]);
+  });
+
+  it('closes each segment on the fragment that completes it when the encoder keys at every cut, one part sooner', () => {
+    const s = new Segmenter(2, [0.2, 0.6], true);
+    const keyed = new Set([0, 1, 4, 14, 24, 34]);
+    const steps = Array.from({ length: 40 }, (_, i) => s.push(frag(i * 0.2, keyed.has(i))));
+    // closed by fragments 0, 3, 13, 23, 33 (each a segment's last), never by the keyframe after
+    expect(steps.flatMap((st, i) => (st.closedWith ? [i] : []))).toEqual([0, 3, 13, 23, 33]);
+    expect(steps.every((st) => st.closedBefore === undefined && st.kept)).toBe(true);
+    expect(steps.flatMap((st) => (st.closedWith ? [Number(st.closedWith.duration.toFixed(3))] : []))).toEqual([0.2, 0.6, 2, 2, 2]);
+    expect(s.boundaryMisses).toBe(0);
   });
 });

@@ -17,18 +17,21 @@ function golden(name: string, text: string): void {
 }
 
 /** A window fed by a 30 fps encoder: 0.2 s fragments, a keyframe every 2 s (10 fragments). */
-function liveWindow(opts: { playlistSize?: number; reports?: boolean; holdBackParts?: number } = {}) {
+function liveWindow(opts: { playlistSize?: number; reports?: boolean; holdBackParts?: number; keyed?: boolean } = {}) {
   let now = t0;
   let clock = 0;
   const w = new RenditionWindow({
     name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: partTargetFor(0.2, 30), partHoldBackParts: opts.holdBackParts ?? 3, playlistSize: opts.playlistSize ?? 6, graceSegments: 2,
-    now: () => now, anchor: () => t0,
+    now: () => now, anchor: () => t0, keyedAtBoundaries: opts.keyed,
     reports: opts.reports ? () => [{ uri: '../360p/index.m3u8', lastMsn: 3, lastPart: 4 }] : undefined,
   });
   w.setInit(init);
+  // keyframes every `every` fragments, or (keyed) where our encoder puts them: 0, 0.2 and 0.8 s, then every 2 s
+  const keyedAt = (n: number) => n === 0 || n === 1 || (n - 4) % 10 === 0;
   const feed = (fragments: number, every = 10, duration = 0.2) => {
     for (let i = 0; i < fragments; i++) {
-      const f: Fragment = { kind: 'fragment', data: Buffer.from(`<${clock.toFixed(1)}>`), start: clock, duration, independent: Math.round(clock / duration) % every === 0, presentationOffset: 0 };
+      const n = Math.round(clock / duration);
+      const f: Fragment = { kind: 'fragment', data: Buffer.from(`<${clock.toFixed(1)}>`), start: clock, duration, independent: opts.keyed ? keyedAt(n) : n % every === 0, presentationOffset: 0 };
       w.addFragment(f);
       clock += duration;
       now += duration * 1000;
@@ -95,6 +98,50 @@ describe('part cutting', () => {
   });
 });
 
+describe('segments closed on their own last part (a rendition we encode: keyframes at every cut)', () => {
+  it('lists the first one-part segment as soon as its part exists, then the early and whole segments, each on its last part', () => {
+    const { w, feed } = liveWindow({ keyed: true });
+    expect(w.playlist()).toBeUndefined();
+    feed(1); // one part: the first segment (0.2 s) is complete
+    const first = parseMediaPlaylist(w.playlist()!.body.toString());
+    expect(first.segments.map((s) => [s.msn, s.duration, s.parts.length])).toEqual([[0, 0.2, 1]]);
+    expect(first.openParts).toEqual([]);
+    expect(first.preloadHint).toBe('ep-p1.m4s');
+    expect(lowLatencyViolations(first)).toEqual([]);
+    feed(3); // the second early segment (PART-HOLD-BACK, 3 parts) closes on its third part
+    expect(w.edge).toEqual({ openMsn: 2, openParts: 0, previousParts: 3, ended: false });
+    feed(10);
+    const p = parseMediaPlaylist(w.playlist()!.body.toString());
+    expect(p.segments.map((s) => [s.msn, Number(s.duration.toFixed(3))])).toEqual([[0, 0.2], [1, 0.6], [2, 2]]);
+    expect(p.segments.every((s) => s.parts[0]?.independent !== false)).toBe(true);
+    expect(lowLatencyViolations(p)).toEqual([]);
+    expect(w.boundaryMisses).toBe(0);
+  });
+
+  it('holds "the part after the last one" of a segment closed on its last part until the next part exists', async () => {
+    const { w, feed } = liveWindow({ keyed: true });
+    feed(1);
+    const next = w.waitForEdge({ msn: 0, part: 1 }, 1000); // part 0 of segment 1
+    expect(w.waiting).toBe(1);
+    feed(1);
+    await expect(next).resolves.toBe(true);
+    expect(parseMediaPlaylist(w.playlist()!.body.toString()).openParts.map((x) => x.uri)).toEqual(['ep-p1.m4s']);
+  });
+
+  it('loses nothing when the encoder did not key where told: the fragment starts the next segment and the rest of the run waits for keyframes', () => {
+    const w = new RenditionWindow({ name: '720p', epoch: 'ep', segmentSeconds: 2, partTarget: 0.2, partHoldBackParts: 3, playlistSize: 6, graceSegments: 2, now: () => t0, anchor: () => t0, keyedAtBoundaries: true });
+    w.setInit(init);
+    // keyframes only every 2 s (as a source that ignores our forced keys would)
+    for (let i = 0; i < 25; i++) w.addFragment({ kind: 'fragment', data: Buffer.from(`<${i}>`), start: i * 0.2, duration: 0.2, independent: i % 10 === 0, presentationOffset: 0 });
+    const p = parseMediaPlaylist(w.playlist()!.body.toString());
+    expect(w.boundaryMisses).toBe(1);
+    // 0.2 s closed on its part; the miss starts segment 1, which then runs to the keyframe at 2 s; then whole segments at keyframes
+    expect(p.segments.map((s) => Number(s.duration.toFixed(3)))).toEqual([0.2, 1.8, 2]);
+    const bytes = p.segments.map((s) => w.file(s.uri)!.body.toString()).join('') + p.openParts.map((x) => w.file(x.uri)!.body.toString()).join('');
+    expect(bytes).toBe(Array.from({ length: 25 }, (_, i) => `<${i}>`).join(''));
+  });
+});
+
 describe('which segments list their parts', () => {
   const segs = (...d: number[]) => d.map((duration) => ({ duration }));
   it('lists the parts of the segments that make up the last two segment durations', () => {
@@ -150,10 +197,11 @@ describe('LL-HLS playlist text (golden)', () => {
 });
 
 describe('blocking reload rules', () => {
-  const edge = { openMsn: 5, openParts: 3, ended: false };
+  const edge = { openMsn: 5, openParts: 3, previousParts: 10, ended: false };
   it.each([
     [{ msn: 4 }, 'answer'],
     [{ msn: 4, part: 99 }, 'answer'], // past the end of a finished segment = part 0 of the next, which exists
+    [{ msn: 3, part: 99 }, 'answer'],
     [{ msn: 5, part: 2 }, 'answer'],
     [{ msn: 5, part: 3 }, 'hold'],
     [{ msn: 5 }, 'hold'], // the whole segment 5 is not finished
@@ -165,6 +213,18 @@ describe('blocking reload rules', () => {
     expect(decide(req, edge).kind).toBe(kind);
   });
 
+  // a segment just closed on its own last part: the next one has no part yet
+  const closed = { openMsn: 5, openParts: 0, previousParts: 10, ended: false };
+  it.each([
+    [{ msn: 4 }, 'answer'],
+    [{ msn: 4, part: 9 }, 'answer'],
+    [{ msn: 4, part: 10 }, 'hold'], // part 0 of segment 5, not there yet
+    [{ msn: 5, part: 0 }, 'hold'],
+    [{ msn: 3, part: 99 }, 'answer'],
+  ])('right after a segment closed on its last part: %j -> %s', (req, kind) => {
+    expect(decide(req, closed).kind).toBe(kind);
+  });
+
   it('answers everything once the stream has ended', () => {
     expect(satisfies({ msn: 6, part: 3 }, { ...edge, ended: true })).toBe(true);
   });
@@ -172,7 +232,7 @@ describe('blocking reload rules', () => {
   it('holds a request until the awaited part exists, waking on the change, and times out otherwise', async () => {
     const { w, feed } = liveWindow();
     feed(21); // segments 0, 1 finished; open segment 2 has 1 part
-    expect(w.edge).toEqual({ openMsn: 2, openParts: 1, ended: false });
+    expect(w.edge).toEqual({ openMsn: 2, openParts: 1, previousParts: 10, ended: false });
     const held = w.waitForEdge({ msn: 2, part: 2 }, 1000);
     expect(w.waiting).toBe(1);
     feed(1);
