@@ -44,6 +44,12 @@ export const SYNC = {
   deadband: 0.01,
   /** Beyond this (s) from the target, seek instead of steering. */
   seekBeyond: 1,
+  /**
+   * How far (s) the newest part in the playlist lags the live moment PROGRAM-DATE-TIME counts
+   * from (ingest): the encode and the part's own length; the page asks hls.js to start this much
+   * closer to the newest part than its target (measured: now − PDT − hls.latency ≈ 0.1-0.2 s).
+   */
+  edgeLag: 0.15,
 } as const;
 
 /** What to do for a latency `error` (s, positive: behind the target): a rate, or a seek by that many seconds. */

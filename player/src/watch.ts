@@ -5,7 +5,7 @@
 // and LIVE returns to the edge; `?recording=<id>` plays a past broadcast from /vod/<id>/.
 import Hls, { type ErrorData } from 'hls.js';
 import { StatsGraph } from './stats-graph.js';
-import { clockOffset, steer, type ClockSample } from './sync.js';
+import { clockOffset, steer, SYNC, type ClockSample } from './sync.js';
 
 const name = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
 // /embed/<name>: the same page for an <iframe>, the player alone filling it (style.css `body.embed`).
@@ -174,8 +174,13 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     // reloads. Without, 3 s behind: a whole segment (2 s) is published when it ends and the
     // playlist is polled every target duration, so 3 s keeps 1-3 s of buffer. (Any user-set
     // liveSync* option overrides PART-HOLD-BACK in hls.js, so it is only given without parts.)
+    // With a sync target hls.js starts, and starts again after an outage, at that distance from
+    // the newest part instead: from PART-HOLD-BACK (0.4 s) the steering below, at 5 %, took 14 s
+    // to move a page back to a 1.5 s target, and the sync test saw pages 0.2 s apart 10 s in.
     lowLatencyMode: lowLatency,
-    ...(lowLatency ? {} : { liveSyncDuration: 3 }),
+    ...(sync !== undefined
+      ? { liveSyncDuration: Math.max(lowLatency ? 0.4 : 3, sync - SYNC.edgeLag) }
+      : lowLatency ? {} : { liveSyncDuration: 3 }),
     // Catch up by playing up to 1.5x when behind the target (1 would never catch up). With a sync
     // target the page steers the rate itself (0.95-1.05) and hls.js must leave it alone.
     maxLiveSyncPlaybackRate: sync === undefined ? 1.5 : 1,
@@ -184,7 +189,14 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     // arrive, which then cost a whole second of latency for the session (measured: 1.74 s instead
     // of ~1.1 s). One part's worth per stall still backs off on a network that keeps stalling.
     liveSyncOnStallIncrease: sync === undefined ? 0.2 : 0,
-    backBufferLength: 30,
+    // No back-buffer flushing by hls.js (its default; the browser evicts the oldest media itself
+    // when its SourceBuffer quota fills). With 30 s, each flush made hls.js 1.7 forget which parts
+    // of the segment being loaded it already had; at the next segment boundary, where Chromium
+    // reports the buffer ending 1 µs short of the segment (frame times truncated to µs), it then
+    // took the finished segment for the next one to load and sat idle until that segment's parts
+    // left the playlist: a 2.5-4 s stall, in 2 of 3 runs of the sync test at PART-HOLD-BACK 2 parts
+    // (traced in hls.js's stream controller state: IDLE, next fragment = the loaded one).
+    backBufferLength: Infinity,
     // ?debug=1 prints hls.js's own log to the console (which fragment, which start position, why).
     debug: new URLSearchParams(location.search).get('debug') === '1',
   });

@@ -73,7 +73,7 @@ export function partTargetFor(partSeconds: number, fps: number): number {
 
 /**
  * Durations of the first segments of every encoder run (publish, reconnect, restart): one part,
- * then PART-HOLD-BACK (`holdBackParts` parts: 3 by default), each at most half a segment; whole segments after them. The
+ * then PART-HOLD-BACK (`holdBackParts` parts: 2 by default), each at most half a segment; whole segments after them. The
  * encoders key a frame at each cut (ffmpeg-args.ts) and the segmenter cuts there. The master is
  * playable once every rendition has a first segment, so a short one makes a stream playable sooner
  * (hls.js will not start on a playlist without a segment). Which short segments, was measured
@@ -87,8 +87,8 @@ export function partTargetFor(partSeconds: number, fps: number): number {
  *   [0.2, 0.6]       first frame 1.36-1.42 s (one 1.81 s), 0/5; late joiners at 5 moments in the
  *                    first 4 s: one stall of 78 ms
  *
- * (from the publisher's spawn; it connects ~0.35 s later; with PART-HOLD-BACK 3 parts, the default, and the
- * second early segment 0.6 s; a profile with 2 parts gets [0.2, 0.4]: BENCHMARKS.md, bench:latency). Why a whole segment right after the
+ * (from the publisher's spawn; it connects ~0.35 s later; PART-HOLD-BACK was 3 parts then, and the
+ * second early segment 0.6 s. With 2 parts, [0.2, 0.4]: see BENCHMARKS.md, npm run bench:latency). Why a whole segment right after the
  * first one stalls: hls.js 1.7 keeps loading parts after a segment it parsed only while `end of the
  * first listed part + duration of the open segment's parts <= end of that segment`
  * (base-stream-controller.ts shouldLoadParts); with 0.6 s complete and a 2 s segment open, that

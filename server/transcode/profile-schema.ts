@@ -40,11 +40,11 @@ export const ProfileSchema = Type.Object(
       // Players start at PART-HOLD-BACK plus their own start-up (~0.4 s here), and plain hls.js
       // never catches up below 1 s of buffer: 3 x 200 ms left it 1.0-1.24 s behind, 2 x 200 ms
       // 0.71-1.01 s, with no more stalls on the emulated slow links (BENCHMARKS.md, bench:parts).
-      // The default stays at the RFC's recommended 3 for now: with 2, two of four runs of the
-      // four-page sync test saw one page stall ~0.3 s about 20 s in (not seen with 3), not yet
-      // understood. A profile sets 2 for the lower latency.
-      default: 3,
-      description: 'PART-HOLD-BACK in parts: how far behind the newest part LL-HLS players start (RFC 8216bis: at least 2; it recommends 3)',
+      // So 2, the RFC's minimum, by default. (A stall of the bundled player that showed up with 2
+      // was hls.js's back-buffer flushing, not the hold-back: player/src/watch.ts.) A profile that
+      // wants the RFC's recommended 3 for more margin on jittery networks says so.
+      default: 2,
+      description: 'PART-HOLD-BACK in parts: how far behind the newest part LL-HLS players start (RFC 8216bis: at least 2, which is the default; it recommends 3)',
     }),
     playlistSize: Type.Integer({ minimum: 3, maximum: 30, default: 6, description: 'segments listed in a live playlist' }),
     x264Preset: Type.Union(

@@ -113,9 +113,10 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
     expect(median(plainAndSkewed.spread)).toBeLessThanOrEqual(50);
     expect(p95(plainAndSkewed.spread)).toBeLessThanOrEqual(100);
     for (const l of lat) expect(Math.abs(l - TARGET)).toBeLessThanOrEqual(0.15);
-    // the throttled page: DevTools adds its 100 ms to the response only, which skews the clock
-    // estimate (it assumes a symmetric path) by ~50 ms; it stays within 150 ms of the others
-    expect(p95(all.spread)).toBeLessThanOrEqual(150);
+    // the throttled page too (DevTools adds its 100 ms to the answers only: an NTP-style midpoint
+    // put that page 50 ms off; player/src/sync.ts clockOffset corrects only what is proven)
+    expect(median(all.spread)).toBeLessThanOrEqual(50);
+    expect(p95(all.spread)).toBeLessThanOrEqual(100);
   }, 75_000);
 
   it('brings a page back in step 10 s after a 3 s network outage', async () => {

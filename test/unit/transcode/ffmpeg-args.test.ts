@@ -97,7 +97,7 @@ describe('the first segments of an encoder run', () => {
     expect(earlySegments(2, 1, 3)).toEqual([1, 1]);
     const profile = profiles.get('default')!;
     const argv = planToArgv(buildFfmpegPlan(buildLadder(profile, source720), profile, (r) => `unix:/run/lo/${r}.sock`));
-    const keyed = 'expr:eq(n,6)+eq(n,24)';
+    const keyed = 'expr:eq(n,6)+eq(n,18)';
     expect(argv.filter((a) => a.startsWith('expr:eq(n,'))).toEqual([keyed, keyed, keyed]);
   });
 });

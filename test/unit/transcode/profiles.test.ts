@@ -16,7 +16,7 @@ describe('transcode profiles', () => {
 
   it('fills defaults from the schema', () => {
     const p = validateProfile(good, 'x.json');
-    expect(p).toMatchObject({ partSeconds: 0.2, partHoldBackParts: 3, playlistSize: 6, x264Preset: 'superfast', fps: 30 });
+    expect(p).toMatchObject({ partSeconds: 0.2, partHoldBackParts: 2, playlistSize: 6, x264Preset: 'superfast', fps: 30 });
     expect(p.rungs[0]).toMatchObject({ h264Profile: 'high', level: '4.0' });
   });
 
