@@ -264,7 +264,7 @@ blocking reloads): the time a piece is first listed minus the time its last fram
 | piece | median | p95 |
 | --- | --- | --- |
 | part (200 ms fragment) | ${quantile(pipeline.part, 0.5).toFixed(3)} s | ${quantile(pipeline.part, 0.95).toFixed(3)} s |
-| segment (2 s; closed by the next keyframe part) | ${quantile(pipeline.segment, 0.5).toFixed(3)} s | ${quantile(pipeline.segment, 0.95).toFixed(3)} s |
+| segment (2 s; closed by its own last part, where the encoder keys the next) | ${quantile(pipeline.segment, 0.5).toFixed(3)} s | ${quantile(pipeline.segment, 0.95).toFixed(3)} s |
 
 With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run, runs ordered off, on, on, off and pooled:
 
@@ -275,7 +275,7 @@ With recording on (\`ORIGIN_RECORD=all\`, file store on the same disk), same run
 
 Upload lag (a segment listed → its file in the store, ${recorded.upload.length} segments): median ${quantile(recorded.upload, 0.5).toFixed(3)} s, p95 ${quantile(recorded.upload, 0.95).toFixed(3)} s.
 
-Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is one part long (0.2 s) for this, and the next one PART-HOLD-BACK long: ladder.ts earlySegments).
+Publish to first playable master playlist: ${pipeline.firstPlayableMs} ms (the first segment of every rendition must be complete; it is one part long (0.2 s) for this, listed with that part, and the next one PART-HOLD-BACK long: ladder.ts earlySegments).
 
 Publish to first frame on screen for a viewer already waiting on \`/watch/<name>\` (median of ${firstFrames.length}; from the publisher's spawn, through its RTMP connect, our ffmpeg, the first 0.2 s segment, the page's wake-up (\`stream.ready\` on /api/events) and hls.js's start):
 
