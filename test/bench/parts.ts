@@ -138,11 +138,11 @@ The viewer joins ${JOIN_AFTER_S} s after the master is first served. Reading: pl
 PART-HOLD-BACK behind the newest part as its playlist said when it loaded, plus its own start-up
 (loading the parts since the last keyframe, appending, the decoder's start: ~0.4 s here), and its
 catch-up raises the rate only while more than 1 s is buffered ahead: a player that starts closer
-than that stays where it started. So PART-HOLD-BACK, not the part duration, sets its latency on a
-quiet link; shorter parts only add requests. On the emulated links the errors column is hls.js's
-own non-fatal recoveries; the 3 Mbit/s rows are far behind because each early stall moved hls.js's
-target 1 s back for good (\`liveSyncOnStallIncrease\`; the bundled player forgets it after 10 s
-without a stall).
+than that stays where it started. So PART-HOLD-BACK sets most of its latency on a quiet link;
+shorter parts take a little off the start-up and add requests. On the emulated links the errors
+column is hls.js's own non-fatal recoveries; a 3 Mbit/s row many seconds behind is hls.js's
+target moved 1 s back for good by each stall at its start, before the samples begin
+(\`liveSyncOnStallIncrease\`; the bundled player forgets it after 10 s without a stall).
 `;
 if (PARTIAL) {
   console.log(section);
