@@ -194,8 +194,8 @@ async function start(waitingMessage = 'Waiting for the stream…'): Promise<void
     // of the segment being loaded it already had; at the next segment boundary, where Chromium
     // reports the buffer ending 1 µs short of the segment (frame times truncated to µs), it then
     // took the finished segment for the next one to load and sat idle until that segment's parts
-    // left the playlist: a 2.5-4 s stall, in 2 of 3 runs of the sync test at PART-HOLD-BACK 2 parts
-    // (traced in hls.js's stream controller state: IDLE, next fragment = the loaded one).
+    // left the playlist: a 2.5-4 s stall, in most of 11 traced runs of the sync test at PART-HOLD-BACK
+    // 2 parts, none in 11 runs since (hls.js's stream controller state: IDLE, next fragment = the loaded one).
     backBufferLength: Infinity,
     // ?debug=1 prints hls.js's own log to the console (which fragment, which start position, why).
     debug: new URLSearchParams(location.search).get('debug') === '1',

@@ -362,7 +362,7 @@ export class LiveSession {
     }
     // Start-up timeline at debug level (ORIGIN_LOG_LEVEL=debug): where the time to the first
     // playable master goes, per rendition (publish accepted -> first frame in -> init -> parts -> segment).
-    for (const w of packager.renditions.values()) {
+    for (const w of this.log.isLevelEnabled('debug') ? packager.renditions.values() : []) {
       const seen = new Set<string>();
       const stop = w.onChange(() => {
         const step = !w.initInfo ? undefined : w.segmentsPublished > 0 ? 'first segment' : w.edge.openParts > 0 ? `part ${w.edge.openParts}` : 'init segment';
