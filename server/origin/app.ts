@@ -109,11 +109,13 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
     new Gauge({ name: 'origin_peer_upstream_bytes', help: 'Body bytes received from other nodes (after coalescing and the piece cache; since start)', registers: [metrics.register], collect() { this.set(peerStats.upstreamBytes); } });
     new Gauge({ name: 'origin_peer_failures', help: 'Requests to another node that got no answer (since start)', registers: [metrics.register], collect() { this.set(peerStats.failures); } });
   }
-  app.addHook('onResponse', async (req, reply) => {
+  // (a callback hook, not an async one: no promise per request)
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const bodyless = req.method === 'HEAD' || reply.statusCode === 304;
     const sent = bodyless ? 0 : Number(reply.getHeader('content-length') ?? 0);
     metrics.observeHttp(route, req.method, reply.statusCode, sent, reply.elapsedTime / 1000);
+    done();
   });
   // The OpenAPI document is made from the route schemas (served by apiRoutes at /api/openapi.json).
   await app.register(fastifySwagger, {

@@ -117,12 +117,21 @@ export function createMetrics(sessions: SessionManager, rtmp?: RtmpDoorStats, he
     name: 'origin_http_request_duration_seconds', help: 'Time to answer, including LL-HLS holds', labelNames: ['route'], registers: [register],
     buckets: [0.001, 0.005, 0.02, 0.1, 0.25, 0.5, 1, 2, 4, 6.5],
   });
+  const children = new Map<string, { requests: Counter.Internal; bytes: Counter.Internal; duration: Histogram.Internal<string> }>();
   return {
     register,
     observeHttp(route, method, status, sent, seconds) {
-      requests.inc({ route, method, status: String(status) });
-      if (sent > 0) bytes.inc({ route }, sent);
-      duration.observe({ route }, seconds);
+      // (the labelled children are kept: prom-client would otherwise hash the label object on every
+      // request; the label values are bounded, route patterns x methods x statuses)
+      const key = `${route} ${method} ${status}`;
+      let c = children.get(key);
+      if (!c) {
+        c = { requests: requests.labels(route, method, String(status)), bytes: bytes.labels(route), duration: duration.labels(route) };
+        children.set(key, c);
+      }
+      c.requests.inc();
+      if (sent > 0) c.bytes.inc(sent);
+      c.duration.observe(seconds);
     },
   };
 }

@@ -77,7 +77,7 @@ export class RawConnection {
         this.close();
         return;
       }
-      // the origin closes a connection after 100 requests (http-limits.ts), saying so in the last answer
+      // the origin closes a connection after ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION requests (http-limits.ts), saying so in the last answer
       this.head = { status, headerBytes: end + 4, bodyBytes: Number(length[1]), close: /\r\nconnection: *close/i.test(text) };
     }
     const { headerBytes, bodyBytes, status, close } = this.head;

@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, killAll, publish, sleep, startServer, waitFor, type Publisher, type ServerHandle } from '../helpers/processes.js';
+import { DEFAULT_HTTP_LIMITS } from '../../server/origin/http-limits.js';
 
 const KEY = 'sk_hostile_http_0123';
 const HELD_PER_RENDITION = 40;
@@ -12,6 +13,8 @@ const SSE_MAX = 6;
 const SSE_PER_IP = 4;
 const SSE_LIFETIME_S = 10;
 const REQUEST_TIMEOUT_S = 2;
+// the default, which this file does not set
+const PER_CONNECTION = DEFAULT_HTTP_LIMITS.maxRequestsPerConnection;
 let server: ServerHandle;
 let pub: Publisher;
 let port: number;
@@ -126,25 +129,32 @@ describe('hostile HTTP clients', () => {
     for (const c of [...second, again, perIp, full]) c.socket.destroy();
   }, 30_000);
 
-  it('closes a connection that pipelines past ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION (100) without reaching the routes', async () => {
+  it(`closes a connection that pipelines past ORIGIN_HTTP_MAX_REQUESTS_PER_CONNECTION (default ${PER_CONNECTION}) without reaching the routes`, async () => {
     const c = await rawConnection();
-    c.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(300));
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(3 * PER_CONNECTION));
     await Promise.race([c.closed, sleep(5000)]);
     expect(c.socket.destroyed).toBe(true);
     const answers = c.received().match(/HTTP\/1\.1 \d{3}/g) ?? [];
     // (in one write, the connection may go before any answer is flushed)
-    expect(answers.length).toBeLessThanOrEqual(100);
+    expect(answers.length).toBeLessThanOrEqual(PER_CONNECTION);
     expect(answers.filter((a) => a !== 'HTTP/1.1 200')).toEqual([]);
-    // a well-behaved client gets Connection: close on its 100th answer
+    // a well-behaved client gets Connection: close on its last answer
     const d = await rawConnection();
-    for (let i = 0; i < 100; i++) {
+    let answered = 0;
+    for (let i = 0; i < PER_CONNECTION; i++) {
       d.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-      await waitFor(`answer ${i + 1}`, () => (d.received().match(/HTTP\/1\.1 200/g) ?? []).length === i + 1, 2000, 2);
+      await waitFor(`answer ${i + 1}`, () => (answered = d.received().split('HTTP/1.1 200').length - 1) === i + 1, 2000, 1);
     }
+    expect(answered).toBe(PER_CONNECTION);
     expect(d.received().split('HTTP/1.1 200').at(-1)).toMatch(/connection: close/i);
     expect(d.received().split('HTTP/1.1 200').at(-2)).toMatch(/connection: keep-alive/i);
-    d.socket.destroy();
-  }, 30_000);
+    // Node says `Connection: close` but leaves closing to the client (documented for
+    // server.maxRequestsPerSocket); one more request loses the connection, unanswered
+    d.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await Promise.race([d.closed, sleep(2000)]);
+    expect(d.socket.destroyed).toBe(true);
+    expect(d.received().split('HTTP/1.1 ').length - 1).toBe(PER_CONNECTION);
+  }, 60_000);
 
   it('cuts off a client that sends its headers too slowly', async () => {
     const c = await rawConnection();
