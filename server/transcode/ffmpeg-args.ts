@@ -4,7 +4,7 @@
  * Recipe measured in ../shared/DESIGN.md ("Fragmented MP4 out of ffmpeg").
  */
 import type { Profile } from './profile-schema.js';
-import { earlyKeyframes, type Rendition } from './ladder.js';
+import { earlyKeyframes, fragmentMicros, type Rendition } from './ladder.js';
 
 /** One output of the command. */
 export interface FfmpegOutput {
@@ -81,7 +81,7 @@ export function buildFfmpegPlan(
     // Fragmented MP4: ftyp+moov first (the init segment), then one moof+mdat per part.
     '-f', 'mp4',
     '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
-    '-frag_duration', String(Math.round(profile.partSeconds * 1_000_000)),
+    '-frag_duration', String(fragmentMicros(r, profile.partSeconds, profile.audioSampleRate)),
     // Shift the AAC priming (1024 samples) into the audio track's start instead of stretching
     // the first video sample by 21 ms: without it the first part is longer than PART-TARGET.
     '-avoid_negative_ts', 'make_non_negative',

@@ -72,6 +72,19 @@ export function partTargetFor(partSeconds: number, fps: number): number {
 }
 
 /**
+ * ffmpeg's `-frag_duration` (us) for a rendition: its mp4 muxer closes a fragment before the
+ * first packet at least this far past the fragment's start, so this is 1 ms under the
+ * frame-exact part. A copied rung keeps the FLV source's whole-millisecond timestamps: at 30 fps
+ * 4 frames span 133 or 134 ms, and a threshold of 133.3 ms made every other part 5 frames (0.166 s,
+ * past PART-TARGET). 1 ms under is still past the frame before (100 ms), and past the audio
+ * frames that fit in the part (6 AAC frames at 48 kHz, 128 ms), so the video frame still decides.
+ */
+export function fragmentMicros(r: Pick<Rendition, 'audioOnly' | 'fps'>, partSeconds: number, audioSampleRate: number): number {
+  const fps = r.audioOnly ? aacFramesPerSecond(audioSampleRate) : r.fps;
+  return Math.round(partTargetFor(partSeconds, fps) * 1_000_000) - 1000;
+}
+
+/**
  * Durations of the first segments of every encoder run (publish, reconnect, restart): one part,
  * then PART-HOLD-BACK (`holdBackParts` parts: 2 by default), each at most half a segment; whole segments after them. The
  * encoders key a frame at each cut (ffmpeg-args.ts) and the segmenter cuts there. The master is

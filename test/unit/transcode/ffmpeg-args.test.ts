@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildFfmpegPlan, planToArgv } from '../../../server/transcode/ffmpeg-args.js';
-import { buildLadder, earlyKeyframes, earlySegments, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
+import { buildLadder, earlyKeyframes, earlySegments, fragmentMicros, partTargetFor, plausibleSource, UNKNOWN_SOURCE } from '../../../server/transcode/ladder.js';
 import { loadProfiles } from '../../../server/transcode/profiles.js';
 import { buildCommand } from '../../../server/transcode/transcoder.js';
 
@@ -29,7 +29,7 @@ describe('ffmpeg arguments for the default profile (golden)', () => {
       expect(opt('-sc_threshold')).toBe('0');
       expect(opt('-tune')).toBe('zerolatency');
       expect(opt('-movflags')).toBe('frag_keyframe+empty_moov+default_base_moof');
-      expect(opt('-frag_duration')).toBe('200000');
+      expect(opt('-frag_duration')).toBe('199000'); // 1 ms under 6 frames at 30 fps
     }
     expect(plan.filterComplex).toContain('split=4'); // 3 renditions + the thumbnail
     expect(plan.filterComplex.match(/fps=30,/g)).toHaveLength(3);
@@ -81,6 +81,20 @@ describe('the publisher metadata is believed only within reason', () => {
     expect(plausibleSource({ ...source720, width: 4000, height: 900 })).toMatchObject({ width: 0, height: 0 }); // wider than 4:1
     expect(plausibleSource({ ...source720, width: 8, height: 8 })).toMatchObject({ width: 0, height: 0 });
     expect(plausibleSource({ ...source720, fps: -5 }).fps).toBe(0);
+  });
+});
+
+describe('the fragment length ffmpeg is given', () => {
+  it('lets the video frame that completes a part close it, also with whole-millisecond (FLV) timestamps', () => {
+    const at30 = fragmentMicros({ fps: 30 }, 0.1333, 48000);
+    // ffmpeg closes the fragment before the first packet at least this far past its start
+    expect(at30).toBeLessThanOrEqual(133_000); // 4 frames of a copied FLV source: 133 or 134 ms
+    expect(at30).toBeGreaterThan(100_000); // not after 3 frames
+    expect(at30).toBeGreaterThan(128_000); // nor on the 6 AAC frames (48 kHz) inside the part
+    expect(fragmentMicros({ fps: 24 }, 0.2, 48000)).toBe(207_333); // 5 frames at 24 fps, 1 ms under
+    // an audio-only rung: 7 AAC frames (149.3 ms) at 48 kHz, 6 (139.3 ms) at 44.1 kHz
+    expect(fragmentMicros({ fps: 0, audioOnly: true }, 0.1333, 48000)).toBe(148_333);
+    expect(fragmentMicros({ fps: 0, audioOnly: true }, 0.1333, 44100)).toBe(Math.round((6 * 1024 / 44100) * 1e6) - 1000);
   });
 });
 
