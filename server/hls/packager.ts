@@ -4,7 +4,7 @@
  */
 import { FragmentReader } from './fragments.js';
 import { makePiece, RenditionWindow, type ContinueFrom, type MediaPiece, type RenditionSink } from './rendition.js';
-import { writeMasterPlaylist, type RenditionReport, type Variant } from './playlist.js';
+import { startOrder, writeMasterPlaylist, type RenditionReport, type Variant } from './playlist.js';
 import type { Rendition } from '../transcode/ladder.js';
 
 /** fMP4 container overhead over the elementary streams (moof/trun/mdat headers), measured ~2-4 %. */
@@ -138,7 +138,7 @@ export class StreamPackager {
         frameRate: video ? r.fps : 0,
       };
     });
-    const text = writeMasterPlaylist(variants);
+    const text = writeMasterPlaylist(startOrder(variants));
     this.masterPiece = makePiece(Buffer.from(text), `${this.epoch}/master/${text}`, Date.now());
     return this.masterPiece;
   }

@@ -54,8 +54,9 @@ describe('go live: OBS -> RTMP -> 3 renditions -> HLS over HTTP', () => {
     const lines = res.text.split('\n');
     const inf = lines.filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
     expect(inf).toHaveLength(3);
-    expect(lines.filter((l) => l.endsWith('/index.m3u8'))).toEqual(RENDITIONS.map((r) => `${r}/index.m3u8`));
-    const heights = [720, 480, 360];
+    // the middle rung first: a player starts on the first (playlist.ts startOrder)
+    expect(lines.filter((l) => l.endsWith('/index.m3u8'))).toEqual(['480p', '720p', '360p'].map((r) => `${r}/index.m3u8`));
+    const heights = [480, 720, 360];
     inf.forEach((line, i) => {
       expect(Number(attr(line, 'BANDWIDTH'))).toBeGreaterThan(Number(attr(line, 'AVERAGE-BANDWIDTH')));
       expect(attr(line, 'CODECS')).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
@@ -63,9 +64,9 @@ describe('go live: OBS -> RTMP -> 3 renditions -> HLS over HTTP', () => {
       expect(attr(line, 'FRAME-RATE')).toBe('30.000');
     });
     // 720p is encoded as High (64), level 3.1 (1f): the CODECS string is read from the real init segment
-    expect(attr(inf[0]!, 'CODECS')).toBe('avc1.64001f,mp4a.40.2');
-    expect(attr(inf[0]!, 'RESOLUTION')).toBe('1280x720');
-    expect(attr(inf[1]!, 'RESOLUTION')).toBe('854x480');
+    expect(attr(inf[1]!, 'CODECS')).toBe('avc1.64001f,mp4a.40.2');
+    expect(attr(inf[1]!, 'RESOLUTION')).toBe('1280x720');
+    expect(attr(inf[0]!, 'RESOLUTION')).toBe('854x480');
   });
 
   it('lists segments in every media playlist; init + segment probe as H.264 + AAC at the declared size', async () => {

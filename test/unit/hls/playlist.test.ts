@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { writeMasterPlaylist, writeMediaPlaylist } from '../../../server/hls/playlist.js';
+import { startOrder, writeMasterPlaylist, writeMediaPlaylist } from '../../../server/hls/playlist.js';
 import { RenditionWindow } from '../../../server/hls/rendition.js';
 import type { Fragment, InitPiece } from '../../../server/hls/fragments.js';
 
@@ -43,6 +43,22 @@ describe('playlist writers (golden)', () => {
       { uri: '720p/index.m3u8', bandwidth: 3074400, averageBandwidth: 2759400, codecs: 'avc1.64001f,mp4a.40.2', width: 1280, height: 720, frameRate: 30 },
       { uri: '360p/index.m3u8', bandwidth: 907200.4, averageBandwidth: 802200, codecs: 'avc1.4d401e,mp4a.40.2', width: 640, height: 360, frameRate: 29.97 },
     ]));
+  });
+});
+
+describe('the order of a master playlist', () => {
+  const v = (uri: string, bandwidth: number, height: number) => ({ uri, bandwidth, height });
+  const uris = (vs: Array<{ uri: string }>) => vs.map((x) => x.uri);
+  it('lists the middle picture first (a player starts on it), the others as given', () => {
+    expect(uris(startOrder([v('720p', 2_900_000, 720), v('480p', 1_450_000, 480), v('360p', 860_000, 360)]))).toEqual(['480p', '720p', '360p']);
+    // by bandwidth, whatever the order given; the lower middle of an even count
+    expect(uris(startOrder([v('360p', 860_000, 360), v('1080p', 6_000_000, 1080), v('480p', 1_450_000, 480), v('720p', 2_900_000, 720)]))).toEqual(['480p', '360p', '1080p', '720p']);
+    expect(uris(startOrder([v('source', 3_000_000, 720), v('360p', 860_000, 360)]))).toEqual(['360p', 'source']);
+    expect(uris(startOrder([v('360p', 860_000, 360)]))).toEqual(['360p']);
+  });
+  it('never starts on an audio-only variant', () => {
+    expect(uris(startOrder([v('480p', 1_400_000, 480), v('240p', 470_000, 240), v('audio', 100_000, 0)]))).toEqual(['240p', '480p', 'audio']);
+    expect(uris(startOrder([v('audio', 100_000, 0)]))).toEqual(['audio']);
   });
 });
 
