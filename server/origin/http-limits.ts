@@ -21,10 +21,11 @@ export interface HttpLimits {
   /**
    * Requests one HTTP/1.1 connection may make; the last answer says `Connection: close`, and a
    * client that pipelines past it loses the connection, its requests never reaching the routes.
-   * 1000 as nginx's `keepalive_requests`: at 100, wrk (and a CDN) reconnecting after every 100th
-   * answer cost ~13 % of the playlist rate in bench:serve. What it bounds is per connection (a
-   * pipelined request costs ~50 us of event loop; 1000 on one connection each second, 5 %); the
-   * held-request caps bound what many connections can hold.
+   * 250: each reconnect costs the server (and wrk, and a CDN) a handshake, and at 100 that was
+   * ~13 % of the playlist rate in bench:serve; but the cap is also what one pipelined burst can make
+   * the server parse and route in one go. The hostile-client bar's 5000 pipelined blocking reloads
+   * each second pushed /healthz to 49 ms at 100, 72 ms at 250 and 120 ms at 1000 (nginx's
+   * keepalive_requests), with RSS +36-71 MiB and no trend below 1000 (../shared/acceptance/bars/hardening).
    */
   maxRequestsPerConnection: number;
 }
@@ -38,5 +39,5 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   requestTimeoutSeconds: 10,
   keepAliveSeconds: 72,
   http2MaxStreams: 128,
-  maxRequestsPerConnection: 1000,
+  maxRequestsPerConnection: 250,
 };
