@@ -3,7 +3,6 @@
  * who is at fault: a client's mistake is 4xx, never 500, and a 5xx body never leaks internals.
  */
 import { STATUS_CODES } from 'node:http';
-import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SessionManager } from '../session/manager.js';
@@ -14,6 +13,7 @@ import type { Recordings } from '../record/recorder.js';
 import { apiRoutes } from './api-routes.js';
 import { playerRoutes } from './player-routes.js';
 import { cacheHeaders } from './cache-policy.js';
+import { addCors } from './cors.js';
 import fastifySwagger from '@fastify/swagger';
 import { Gauge } from 'prom-client';
 import { createMetrics, type RtmpDoorStats } from './metrics.js';
@@ -89,14 +89,7 @@ export async function buildOrigin(opts: OriginOptions): Promise<FastifyInstance>
   }
 
   // CORS for players on other origins: simple GETs, and preflights for Range requests.
-  await app.register(fastifyCors, {
-    origin: '*',
-    methods: ['GET', 'HEAD', 'OPTIONS'],
-    allowedHeaders: ['Range', 'If-None-Match', 'If-Modified-Since', 'If-Range'],
-    exposedHeaders: ['Content-Length', 'Content-Range', 'Age', 'ETag', 'Date'],
-    maxAge: 86400,
-    strictPreflight: false,
-  });
+  addCors(app);
   // Metrics: every answer counted by route pattern (bounded labels), status and bytes.
   const held = new HeldRequests({ perRendition: limits.maxHeldPerRendition, total: limits.maxHeld });
   const metrics = createMetrics(opts.sessions, opts.rtmp, held);

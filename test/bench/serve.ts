@@ -96,7 +96,8 @@ ${rows.join('\n')}
 `;
   const file = 'BENCHMARKS.md';
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const marker = new RegExp(`## Serving speed against nginx \\(${label}\\)[\\s\\S]*?(?=\\n## |$)`);
+  // (only the heading, the method and the table are replaced: notes written below the table stay)
+  const marker = new RegExp(`## Serving speed against nginx \\(${label}\\)[\\s\\S]*?\\n\\| --- [^\\n]*\\n(?:\\|[^\\n]*\\n?)*`);
   text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
   writeFileSync(file, text);
   console.log(`written to ${file}`);
