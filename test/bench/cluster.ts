@@ -9,11 +9,11 @@
  * against the stream's own part bytes in the same time. Writes the table to BENCHMARKS.md.
  * Bounded: 2 runs (150, 300 viewers) × 25 s.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { get, killAll, publish, sleep, waitFor } from '../helpers/processes.js';
 import { ownerSeenBy, startNode, startRedis } from '../helpers/cluster.js';
 import { viewerLoad } from './load.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const NAME = 'bench';
 const KEY = 'sk_cluster_bench_0123456789';
@@ -68,9 +68,5 @@ each rendition fetched, summed): it includes the coalesced blocking playlists. E
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
-const file = 'BENCHMARKS.md';
-const text = readFileSync(file, 'utf8');
-const start = text.indexOf('## Cluster: the proxy hop');
-const next = start < 0 ? -1 : text.indexOf('\n## ', start + 5);
-writeFileSync(file, start < 0 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next)}`);
+writeBenchSection('## Cluster: the proxy hop', section);
 console.log(section);

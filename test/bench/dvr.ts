@@ -4,12 +4,13 @@
  * live with ORIGIN_DVR_SECONDS=600. A real ffmpeg publishes 640x360 (one rendition) over RTMP;
  * the window's old segments are in the file store. Bounded: the minutes + 1.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const MINUTES = Number(process.env.BENCH_DVR_MINUTES ?? 10);
 const KEY = 'sk_bench_dvr_0123456789';
@@ -66,11 +67,7 @@ hls.js makes them (blocking on the next part, \`_HLS_skip=YES\`), medians:
 Goal of the issue: a delta reload ≤ 25 % of the full playlist.
 `;
   console.log(section);
-  const file = 'BENCHMARKS.md';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const marker = /## DVR playlists: full and delta updates[\s\S]*?(?=\n## |$)/;
-  text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-  writeFileSync(file, text);
+  writeBenchSection('## DVR playlists: full and delta updates', section);
   if (ratio > 0.25) process.exitCode = 1;
 } finally {
   await pub.stop();

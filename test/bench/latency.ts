@@ -5,12 +5,13 @@
  * player in Chromium reports `Date.now() - hls.playingDate` every second for 60 s. A screenshot
  * shows the burned clock next to the page's clock to confirm the figure. Bounded: 2 x ~75 s.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { get, killAll, startServer, waitFor, ROOT } from '../helpers/processes.js';
 import { launch } from '../helpers/browser.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const SECONDS = 60;
 const NAME = 'bench';
@@ -289,9 +290,5 @@ Publish to first frame on screen for a viewer already waiting on \`/watch/<name>
 
 ${ll.burned ? `The publisher burns its UTC clock into the picture; the screenshots \`${ll.screenshot}\` and \`${std.screenshot}\` (written by the run, not committed) show it beside the page's clock, redrawn every frame: the difference between the two is glass to glass including the publisher's own capture and encode, which PROGRAM-DATE-TIME does not see.` : 'No font for drawtext was found (fonts-dejavu-core), so no clock was burned in.'}
 `;
-const file = 'BENCHMARKS.md';
-let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-const marker = /## Glass-to-glass latency in the bundled player[\s\S]*?(?=\n## |$)/;
-text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-writeFileSync(file, text);
-console.log(`written to ${file}`);
+writeBenchSection('## Glass-to-glass latency in the bundled player', section);
+console.log(`written to BENCHMARKS.md`);

@@ -5,9 +5,10 @@
  * only and 10 streams fit 2 cores), plus one 720p stream with the full 3-rendition ladder.
  * Bounded: 4 runs of ~40 s.
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ffmpegChildren, get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const FILL_S = 32;
 
@@ -64,9 +65,5 @@ the parts of the open segment). "media held" is what the packagers report (\`mem
 | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
-const file = 'BENCHMARKS.md';
-let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-const marker = /## Memory with 1, 5 and 10 live streams[\s\S]*?(?=\n## |$)/;
-text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-writeFileSync(file, text);
-console.log(`written to ${file}`);
+writeBenchSection('## Memory with 1, 5 and 10 live streams', section);
+console.log(`written to BENCHMARKS.md`);

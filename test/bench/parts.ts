@@ -10,13 +10,14 @@
  * most and the switches down. The variant profiles are written to transcode-profiles/ for the run
  * (bench-parts-*.json) and removed after. Bounded: 5 runs x ~50 s.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { get, killAll, publish, ROOT, startServer, waitFor } from '../helpers/processes.js';
 import { launch } from '../helpers/browser.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const NAME = 'bench';
 const KEY = 'sk_bench_parts_0123456789';
@@ -148,9 +149,5 @@ if (PARTIAL) {
   console.log(section);
   process.exit(0);
 }
-const file = 'BENCHMARKS.md';
-let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-const marker = /## Part duration and slow links in a neutral hls\.js[\s\S]*?(?=\n## |$)/;
-text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-writeFileSync(file, text);
-console.log(`written to ${file}`);
+writeBenchSection('## Part duration and slow links in a neutral hls.js', section);
+console.log(`written to BENCHMARKS.md`);

@@ -5,11 +5,12 @@
  * under test and nothing else run during a measurement). Bounded: 8 cases x 3 rounds x 6 s.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
 import { startNginx } from '../helpers/nginx.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const NAME = 'bench';
 const KEY = 'sk_serve_0123456789abcd';
@@ -94,13 +95,8 @@ one run, ${ROUNDS} rounds of ${DURATION_S} s each, medians. Latencies in ms.
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
-  const file = 'BENCHMARKS.md';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  // (only the heading, the method and the table are replaced: notes written below the table stay)
-  const marker = new RegExp(`## Serving speed against nginx \\(${label}\\)[\\s\\S]*?\\n\\| --- [^\\n]*\\n(?:\\|[^\\n]*\\n?)*`);
-  text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-  writeFileSync(file, text);
-  console.log(`written to ${file}`);
+  writeBenchSection(`## Serving speed against nginx (${label})`, section);
+  console.log(`written to BENCHMARKS.md`);
 } finally {
   nginx?.stop();
   await pub.stop();

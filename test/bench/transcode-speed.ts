@@ -5,13 +5,14 @@
  * Bounded: 20 s of source per run, 5 presets x 3 runs.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFfmpegPlan, planToArgv } from '../../server/transcode/ffmpeg-args.js';
 import { buildLadder, UNKNOWN_SOURCE, type SourceInfo } from '../../server/transcode/ladder.js';
 import { loadProfiles } from '../../server/transcode/profiles.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const run = promisify(execFile);
 const SECONDS = 20;
@@ -141,14 +142,5 @@ source, all processes at once):
 | --- | --- | --- | --- |
 ${splitRows.join('\n')}
 `;
-const file = 'BENCHMARKS.md';
-let text = '';
-try {
-  text = readFileSync(file, 'utf8');
-} catch {
-  text = '# Benchmarks\n\nEvery number here was measured on the machine it names; ratios from one run compare, absolute numbers do not travel.\n';
-}
-const marker = /## Transcoder speed by x264 preset[\s\S]*?(?=\n## |$)/;
-text = marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`;
-writeFileSync(file, text);
-console.log(`written to ${file}`);
+writeBenchSection('## Transcoder speed by x264 preset', section);
+console.log(`written to BENCHMARKS.md`);

@@ -7,10 +7,11 @@
  * Reports per step: part fetch median / p95, errors, the origin's CPU (from /proc) and the
  * generator's, and writes the table to BENCHMARKS.md with the machine. Bounded: ≤ 5 steps × ~25 s.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ffmpegChildren, get, killAll, publish, sleep, startServer, waitFor } from '../helpers/processes.js';
 import { viewerLoad } from './load.js';
+import { writeBenchSection } from './benchmarks-file.js';
 
 const NAME = 'bench';
 const KEY = 'sk_viewers_0123456789ab';
@@ -98,8 +99,5 @@ ${steps.map(row).join('\n')}
 ${best ? `Highest step within the bound: ${best.viewers} viewers (${Math.round(best.viewers / cpus().length)} per core of this machine, the generator included on the same cores).` : 'No step stayed within the bound.'}
 ${limit ? `At ${limit.viewers} viewers the origin used ${limit.originCpuPercent} % of a core, the generators ${limit.generatorCpuPercent} % and the publisher with ffmpeg ${limit.ffmpegCpuPercent} %: ${limit.originCpuPercent + limit.generatorCpuPercent + limit.ffmpegCpuPercent} % of the machine's ${cpus().length * 100} %${limit.originCpuPercent + limit.generatorCpuPercent + limit.ffmpegCpuPercent >= 160 ? ', so the shared cores, not the origin alone, set the knee here; the origin\'s own limit needs a generator on other cores to find' : ''}.` : ''}
 `;
-const file = 'BENCHMARKS.md';
-const text = readFileSync(file, 'utf8');
-const marker = /## Viewers per node[\s\S]*?(?=\n## |$)/;
-writeFileSync(file, marker.test(text) ? text.replace(marker, section.trimEnd() + '\n') : `${text.trimEnd()}\n\n${section}`);
+writeBenchSection('## Viewers per node', section);
 console.log(section);
