@@ -3,13 +3,16 @@
  * A real ffmpeg publishes 1280x720@30 over RTMP with its wall clock burned into the picture; the
  * server stamps EXT-X-PROGRAM-DATE-TIME with the wall clock at which each frame reached it; the
  * player in Chromium reports `Date.now() - hls.playingDate` every second for 60 s. A screenshot
- * shows the burned clock next to the page's clock to confirm the figure. Bounded: 2 x ~75 s.
+ * shows the burned clock next to the page's clock to confirm the figure. Also: publish to first
+ * frame, the same page on the issue's two throttled links, and four pages in step (the spread of
+ * what they show, before and after one page's outage). Bounded: ~12 minutes, every step timed out.
  */
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { get, killAll, startServer, waitFor, ROOT } from '../helpers/processes.js';
+import { get, killAll, publish, sleep, startServer, waitFor, ROOT } from '../helpers/processes.js';
+import { cutNetwork, median as medianOf, openSyncPages, p95 as p95Of, spreads } from '../helpers/sync-pages.js';
 import { launch } from '../helpers/browser.js';
 import { writeBenchSection } from './benchmarks-file.js';
 
@@ -37,13 +40,21 @@ function publisher(url: string) {
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
-async function measure(lowLatency: boolean, query = ''): Promise<{ median: number; p95: number; latency: number; stalls: number; screenshot: string; burned: boolean }> {
+/** A link emulated by Chromium (DevTools network conditions) on the page. */
+interface Link { name: string; latencyMs: number; mbit: number }
+
+async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ median: number; p95: number; latency: number; stalls: number; level: string; screenshot: string; burned: boolean }> {
   const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
   const pub = publisher(`${server.rtmp}/live/${KEY}`);
   const browser = await launch();
   try {
     await waitFor('master', async () => (await get(`${server.http}/live/${NAME}/master.m3u8`)).status === 200, 30_000);
     const page = await browser.newPage();
+    if (link) {
+      const cdp = await browser.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: link.latencyMs, downloadThroughput: (link.mbit * 1e6) / 8, uploadThroughput: (link.mbit * 1e6) / 8 });
+    }
     await page.goto(`${server.http}/watch/${NAME}${lowLatency ? query : '?lowLatency=0'}`);
     await page.waitForFunction(() => document.querySelector('video')!.currentTime > 0.5, undefined, { timeout: 30_000 });
     await page.waitForTimeout(8000); // let hls.js reach its target latency
@@ -55,15 +66,18 @@ async function measure(lowLatency: boolean, query = ''): Promise<{ median: numbe
     });
     const g2g: number[] = [];
     const hlsLatency: number[] = [];
+    const heights = new Map<number, number>();
     for (let i = 0; i < SECONDS; i++) {
       await page.waitForTimeout(1000);
       const s = await page.evaluate(() => {
-        const h = (window as unknown as { hls: { playingDate: Date | null; latency: number } }).hls;
-        return { g2g: h.playingDate ? (Date.now() - h.playingDate.getTime()) / 1000 : NaN, latency: h.latency };
+        const h = (window as unknown as { hls: { playingDate: Date | null; latency: number; currentLevel: number; levels: { height: number }[] } }).hls;
+        return { g2g: h.playingDate ? (Date.now() - h.playingDate.getTime()) / 1000 : NaN, latency: h.latency, height: h.levels[h.currentLevel]?.height ?? 0 };
       });
       if (Number.isFinite(s.g2g)) g2g.push(s.g2g);
       hlsLatency.push(s.latency);
+      heights.set(s.height, (heights.get(s.height) ?? 0) + 1);
     }
+    const level = `${[...heights].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 0}p`;
     // The page's own clock next to the video, redrawn every frame, so that the screenshot shows
     // both clocks at the same instant: their difference is glass to glass, publisher included.
     // (a string, not a function: tsx would wrap a named inner function in a helper the page lacks)
@@ -77,10 +91,10 @@ async function measure(lowLatency: boolean, query = ''): Promise<{ median: numbe
     await page.waitForTimeout(200);
     mkdirSync(`${ROOT}/test-output`, { recursive: true });
     const stalls = await page.evaluate(() => (window as unknown as { stalls: number }).stalls);
-    const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}.png`;
+    const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}${link ? `-${link.mbit}mbit` : ''}.png`;
     await page.screenshot({ path: `${ROOT}/${screenshot}` });
-    console.log(`  series (${lowLatency ? 'LL' : 'standard'}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
-    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), stalls, screenshot, burned: pub.burned };
+    console.log(`  series (${lowLatency ? 'LL' : 'standard'}${link ? `, ${link.name}` : ''}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
+    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), stalls, level, screenshot, burned: pub.burned };
   } finally {
     await browser.close();
     pub.proc.kill('SIGKILL');
@@ -244,6 +258,52 @@ console.log(`LL-HLS ?sync=${SYNC_TARGET}: median ${llSync.median.toFixed(2)} s, 
 const std = await measure(false);
 console.log(`LL-HLS off: median ${std.median.toFixed(2)} s, p95 ${std.p95.toFixed(2)} s (hls.latency ${std.latency.toFixed(2)} s) ${std.screenshot}`);
 
+// the issue's throttled links (Chromium's network emulation on the page)
+const LINKS: Link[] = [
+  { name: '10 Mbit/s, 40 ms', latencyMs: 40, mbit: 10 },
+  { name: '3 Mbit/s, 100 ms', latencyMs: 100, mbit: 3 },
+];
+const throttled: { link: Link; r: Awaited<ReturnType<typeof measure>> }[] = [];
+for (const link of LINKS) {
+  const r = await measure(true, '', link);
+  console.log(`LL-HLS on, ${link.name}: median ${r.median.toFixed(2)} s, p95 ${r.p95.toFixed(2)} s, ${r.stalls} stalls, ${r.level} most`);
+  throttled.push({ link, r });
+}
+
+/**
+ * In step: the scenario of test/browser/sync.test.ts (test/helpers/sync-pages.ts) at 360p, as the
+ * issue measured it: four pages with ?sync, one with a clock 1.5 s fast, one behind 100 ms / 5 Mbit/s,
+ * joined 3 s apart; spread sampled for 20 s from 10 s after the last join, then one page offline for
+ * 3 s and the spread again 10 s later.
+ */
+async function measureSpread(target: number): Promise<{ median: number; p95: number; missing: number; latencies: number[]; afterOutageMedian: number; afterOutageP95: number }> {
+  const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
+  const pub = publish(`${server.rtmp}/live/${KEY}`, { size: '640x360', seconds: 120, gop: 60 });
+  const browser = await launch();
+  try {
+    await waitFor('master', async () => (await get(`${server.http}/live/${NAME}/master.m3u8`)).status === 200, 30_000, 250);
+    const pages = await openSyncPages(browser, `${server.http}/watch/${NAME}?sync=${target}`);
+    await sleep(10_000);
+    const all = await spreads(pages, [0, 1, 2, 3], 20);
+    await cutNetwork(browser, pages[3]!, 3000);
+    await sleep(10_000);
+    const after = await spreads(pages, [0, 1, 2, 3], 10);
+    console.log(`  spread each sample: ${all.spread.map((x) => Math.round(x)).join(' ')} ms; after the outage: ${after.spread.map((x) => Math.round(x)).join(' ')} ms`);
+    return {
+      median: medianOf(all.spread), p95: p95Of(all.spread), missing: all.missing + after.missing,
+      latencies: all.latency.map((l) => medianOf(l)), afterOutageMedian: medianOf(after.spread), afterOutageP95: p95Of(after.spread),
+    };
+  } finally {
+    await browser.close();
+    await pub.stop();
+    await server.stop('SIGTERM');
+    killAll();
+  }
+}
+const SPREAD_TARGET = 1.5;
+const spread = await measureSpread(SPREAD_TARGET);
+console.log(`in step: spread median ${spread.median} ms p95 ${spread.p95} ms (${spread.missing} samples missing); 10 s after a 3 s outage: median ${spread.afterOutageMedian} ms p95 ${spread.afterOutageP95} ms`);
+
 const section = `## Glass-to-glass latency in the bundled player (default profile, 3 renditions)
 
 Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:latency\` on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB:
@@ -258,6 +318,23 @@ zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s w
 | LL-HLS on (parts, blocking reload, PART-HOLD-BACK of the default profile) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} |
 | LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} |
 | LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s | ${std.stalls} |
+
+The same LL-HLS page behind Chromium's network emulation (the issue's throttled links; the player
+starts on the master's first variant, the middle rung, and hls.js's ABR moves from there):
+
+| link | median | p95 | hls.latency (median) | stalls in ${SECONDS} s | rendition played most |
+| --- | --- | --- | --- | --- | --- |
+${throttled.map(({ link, r }) => `| ${link.name} | ${r.median.toFixed(2)} s | ${r.p95.toFixed(2)} s | ${r.latency.toFixed(2)} s | ${r.stalls} | ${r.level} |`).join('\n')}
+
+In step (\`?sync=${SPREAD_TARGET}\`, 360p publish, test/helpers/sync-pages.ts): four pages on one stream, joined 3 s
+apart, one with a clock 1.5 s fast, one behind 100 ms / 5 Mbit/s; the PROGRAM-DATE-TIME of the frame
+on screen in all four, sampled at one instant every second for 20 s from 10 s after the last join;
+then one page offline for 3 s and sampled again from 10 s later for 10 s.
+
+| | spread median | spread p95 |
+| --- | --- | --- |
+| four pages (latency by page: ${spread.latencies.map((l) => `${l.toFixed(2)} s`).join(', ')}; samples missing: ${spread.missing}) | ${Math.round(spread.median)} ms | ${Math.round(spread.p95)} ms |
+| 10 s after one page's 3 s outage | ${Math.round(spread.afterOutageMedian)} ms | ${Math.round(spread.afterOutageP95)} ms |
 
 Ingest to origin (same machine, 720p rendition, ${pipeline.segment.length} segments and ${pipeline.part.length} parts over 30 s, followed with
 blocking reloads): the time a piece is first listed minus the time its last frame reached the server.

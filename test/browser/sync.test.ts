@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserUnavailable, launch } from '../helpers/browser.js';
 import { get, killAll, publish, sleep, startServer, waitFor, type Publisher, type ServerHandle } from '../helpers/processes.js';
+import { cutNetwork, median, openSyncPages, p95, spreads as spreadsOf } from '../helpers/sync-pages.js';
 
 const skip = browserUnavailable();
 const KEY = 'sk_sync_0123456789abc';
 const TARGET = 1.5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 
 describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () => {
   let server: ServerHandle;
@@ -24,34 +23,7 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
     pub = publish(`${server.rtmp}/live/${KEY}`, { size: '640x360', seconds: 120, gop: 60 });
     await waitFor('playable', async () => (await get(`${server.http}/live/insync/master.m3u8`)).status === 200, 30_000, 250);
     browser = await launch();
-    for (let i = 0; i < 4; i++) {
-      const page = await browser.newPage();
-      if (i === 0) {
-        await page.addInitScript(() => {
-          const skew = 1500;
-          const D = Date;
-          const now = D.now.bind(D);
-          class Skewed extends D {
-            constructor(...a: ConstructorParameters<typeof Date>) {
-              if (a.length) super(...a);
-              else super(now() + skew);
-            }
-            static override now() {
-              return now() + skew;
-            }
-          }
-          (globalThis as { Date: DateConstructor }).Date = Skewed as DateConstructor;
-        });
-      }
-      if (i === 1) {
-        const cdp = await browser.newCDPSession(page);
-        await cdp.send('Network.enable');
-        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 100, downloadThroughput: 5e6 / 8, uploadThroughput: 1e6 / 8 });
-      }
-      await page.goto(`${server.http}/watch/insync?sync=${TARGET}`);
-      pages.push(page);
-      await sleep(3000);
-    }
+    pages.push(...(await openSyncPages(browser, `${server.http}/watch/insync?sync=${TARGET}`)));
     await sleep(10_000);
   }, 90_000);
 
@@ -62,44 +34,7 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
     killAll();
   });
 
-  /**
-   * PDT (ms) of the frame on screen in each page, brought to one instant; null where a page has none.
-   * The pages answer one after the other (tens of ms apart on 2 busy cores), so each also gives the
-   * moment it was read, by the browser's real clock (performance.timeOrigin + now(): the skewed
-   * page fakes only Date), and its playback rate: the PDT at the common instant is pdt + rate × Δt.
-   * Without this the harness's own sampling delay showed up as spread (a 150 ms p95 once in CI).
-   */
-  const sample = async () => {
-    const read = await Promise.all(
-      pages.map((p) =>
-        p.evaluate(() => {
-          const pdt = (window as unknown as { hls?: { playingDate?: Date | null } }).hls?.playingDate?.getTime() ?? null;
-          const v = document.querySelector('video');
-          const rate = v && !v.paused && !v.seeking && v.readyState >= 3 ? v.playbackRate : 0;
-          return { pdt, at: performance.timeOrigin + performance.now(), rate };
-        }),
-      ),
-    );
-    const ref = Math.max(...read.map((r) => r.at));
-    return read.map((r) => (r.pdt === null ? null : r.pdt + r.rate * (ref - r.at)));
-  };
-  async function spreads(which: number[], seconds: number): Promise<{ spread: number[]; latency: number[][]; missing: number }> {
-    const spread: number[] = [];
-    const latency: number[][] = which.map(() => []);
-    let missing = 0;
-    for (let s = 0; s < seconds; s++) {
-      const at = Date.now();
-      const dates = await sample();
-      const vals = which.map((i) => dates[i]);
-      if (vals.some((v) => v === null)) missing++;
-      else {
-        spread.push(Math.max(...(vals as number[])) - Math.min(...(vals as number[])));
-        vals.forEach((v, k) => latency[k]!.push((at - v!) / 1000));
-      }
-      await sleep(1000);
-    }
-    return { spread, latency, missing };
-  }
+  const spreads = (which: number[], seconds: number) => spreadsOf(pages, which, seconds);
 
   it('keeps a page whose clock is 1.5 s fast in step with the others, all at the target', async () => {
     // 20 samples: with 12, floor(0.95 x 12) made the "p95" the largest sample, so one moment of
@@ -120,11 +55,7 @@ describe.skipIf(skip !== undefined)('viewers in step with ?sync (Chromium)', () 
   }, 75_000);
 
   it('brings a page back in step 10 s after a 3 s network outage', async () => {
-    const cdp = await browser.newCDPSession(pages[3]!);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-    await sleep(3000);
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cutNetwork(browser, pages[3]!, 3000);
     await sleep(10_000);
     const after = await spreads([0, 2, 3], 6);
     console.log(`sync after a 3 s outage: spread median ${median(after.spread)} ms p95 ${p95(after.spread)} ms`);
