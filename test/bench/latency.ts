@@ -43,7 +43,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 /** A link emulated by Chromium (DevTools network conditions) on the page. */
 interface Link { name: string; latencyMs: number; mbit: number }
 
-async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ median: number; p95: number; latency: number; stalls: number; level: string; screenshot: string; burned: boolean }> {
+async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ median: number; p95: number; latency: number; stalls: number; stalledMs: number; level: string; screenshot: string; burned: boolean }> {
   const server = await startServer({ ORIGIN_STREAM_KEYS: `${NAME}:${KEY}` });
   const pub = publisher(`${server.rtmp}/live/${KEY}`);
   const browser = await launch();
@@ -60,9 +60,16 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
     await page.waitForTimeout(8000); // let hls.js reach its target latency
     // stalls from here on: the video element waiting for data while it should play
     await page.evaluate(() => {
-      const w = window as unknown as { stalls: number };
-      w.stalls = 0;
-      document.querySelector('video')!.addEventListener('waiting', () => w.stalls++);
+      // (how long each lasted too: 'waiting' until 'playing'; a count alone mixes a 20 ms underflow at
+      // a part boundary with a second of frozen picture)
+      const w = window as unknown as { stalls: Array<[number, number]> };
+      w.stalls = [];
+      const v = document.querySelector('video')!;
+      v.addEventListener('waiting', () => w.stalls.push([Date.now(), 0]));
+      v.addEventListener('playing', () => {
+        const open = w.stalls.at(-1);
+        if (open && open[1] === 0) open[1] = Date.now();
+      });
     });
     const g2g: number[] = [];
     const hlsLatency: number[] = [];
@@ -90,11 +97,13 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
     })()`);
     await page.waitForTimeout(200);
     mkdirSync(`${ROOT}/test-output`, { recursive: true });
-    const stalls = await page.evaluate(() => (window as unknown as { stalls: number }).stalls);
+    const stallList = await page.evaluate(() => (window as unknown as { stalls: Array<[number, number]> }).stalls);
+    const stalls = stallList.length;
+    const stalledMs = stallList.reduce((sum, [from, to]) => sum + ((to || Date.now()) - from), 0);
     const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}${link ? `-${link.mbit}mbit` : ''}.png`;
     await page.screenshot({ path: `${ROOT}/${screenshot}` });
     console.log(`  series (${lowLatency ? 'LL' : 'standard'}${link ? `, ${link.name}` : ''}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
-    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), stalls, level, screenshot, burned: pub.burned };
+    return { median: quantile(g2g, 0.5), p95: quantile(g2g, 0.95), latency: quantile(hlsLatency, 0.5), stalls, stalledMs, level, screenshot, burned: pub.burned };
   } finally {
     await browser.close();
     pub.proc.kill('SIGKILL');
@@ -266,7 +275,7 @@ const LINKS: Link[] = [
 const throttled: { link: Link; r: Awaited<ReturnType<typeof measure>> }[] = [];
 for (const link of LINKS) {
   const r = await measure(true, '', link);
-  console.log(`LL-HLS on, ${link.name}: median ${r.median.toFixed(2)} s, p95 ${r.p95.toFixed(2)} s, ${r.stalls} stalls, ${r.level} most`);
+  console.log(`LL-HLS on, ${link.name}: median ${r.median.toFixed(2)} s, p95 ${r.p95.toFixed(2)} s, ${r.stalls} stalls (${r.stalledMs} ms), ${r.level} most`);
   throttled.push({ link, r });
 }
 
@@ -313,18 +322,18 @@ the bundled hls.js player. Latency = \`Date.now() - hls.playingDate\`, where PRO
 wall clock at which the frame reached the server (so the publisher's own encoding, ~1 frame with
 zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s warm-up.
 
-| mode | median | p95 | hls.latency (median) | stalls in ${SECONDS} s |
+| mode | median | p95 | hls.latency (median) | stalls in ${SECONDS} s (count / ms stalled) |
 | --- | --- | --- | --- | --- |
-| LL-HLS on (parts, blocking reload, PART-HOLD-BACK of the default profile) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} |
-| LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} |
-| LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s | ${std.stalls} |
+| LL-HLS on (parts, blocking reload, PART-HOLD-BACK of the default profile) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} / ${ll.stalledMs} |
+| LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} / ${llSync.stalledMs} |
+| LL-HLS off (\`?lowLatency=0\`, hls.js 3 s behind) | ${std.median.toFixed(2)} s | ${std.p95.toFixed(2)} s | ${std.latency.toFixed(2)} s | ${std.stalls} / ${std.stalledMs} |
 
 The same LL-HLS page behind Chromium's network emulation (the issue's throttled links; the player
 starts on the master's first variant, the middle rung, and hls.js's ABR moves from there):
 
-| link | median | p95 | hls.latency (median) | stalls in ${SECONDS} s | rendition played most |
+| link | median | p95 | hls.latency (median) | stalls in ${SECONDS} s (count / ms stalled) | rendition played most |
 | --- | --- | --- | --- | --- | --- |
-${throttled.map(({ link, r }) => `| ${link.name} | ${r.median.toFixed(2)} s | ${r.p95.toFixed(2)} s | ${r.latency.toFixed(2)} s | ${r.stalls} | ${r.level} |`).join('\n')}
+${throttled.map(({ link, r }) => `| ${link.name} | ${r.median.toFixed(2)} s | ${r.p95.toFixed(2)} s | ${r.latency.toFixed(2)} s | ${r.stalls} / ${r.stalledMs} | ${r.level} |`).join('\n')}
 
 In step (\`?sync=${SPREAD_TARGET}\`, 360p publish, test/helpers/sync-pages.ts): four pages on one stream, joined 3 s
 apart, one with a clock 1.5 s fast, one behind 100 ms / 5 Mbit/s; the PROGRAM-DATE-TIME of the frame
