@@ -58,19 +58,25 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
     await page.goto(`${server.http}/watch/${NAME}${lowLatency ? query : '?lowLatency=0'}`);
     await page.waitForFunction(() => document.querySelector('video')!.currentTime > 0.5, undefined, { timeout: 30_000 });
     await page.waitForTimeout(8000); // let hls.js reach its target latency
-    // stalls from here on: the video element waiting for data while it should play
-    await page.evaluate(() => {
-      // (how long each lasted too: 'waiting' until 'playing'; a count alone mixes a 20 ms underflow at
-      // a part boundary with a second of frozen picture)
-      const w = window as unknown as { stalls: Array<[number, number]> };
-      w.stalls = [];
-      const v = document.querySelector('video')!;
-      v.addEventListener('waiting', () => w.stalls.push([Date.now(), 0]));
-      v.addEventListener('playing', () => {
-        const open = w.stalls.at(-1);
-        if (open && open[1] === 0) open[1] = Date.now();
-      });
-    });
+    // stalls from here on: the picture frozen while it should play, as the playhead not advancing
+    // for 100 ms or more (sampled every 50 ms) while not paused. (Counting 'waiting' events, as this
+    // did, counted each stall twice when hls.js seeks over a hole in it — waiting, seeking, waiting,
+    // seeked, playing — and its duration from the first 'waiting' never closed.)
+    await page.evaluate(`(() => {
+      const v = document.querySelector('video');
+      const w = window;
+      w.freezes = [];
+      let last = v.currentTime, since = 0;
+      setInterval(() => {
+        const now = Date.now();
+        if (v.paused || v.ended || v.currentTime !== last) {
+          if (since && now - since >= 100) w.freezes.push(now - since);
+          since = 0;
+          last = v.currentTime;
+        } else if (!since) since = now;
+        w.freezeSince = since;
+      }, 50);
+    })()`);
     const g2g: number[] = [];
     const hlsLatency: number[] = [];
     const heights = new Map<number, number>();
@@ -97,9 +103,13 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
     })()`);
     await page.waitForTimeout(200);
     mkdirSync(`${ROOT}/test-output`, { recursive: true });
-    const stallList = await page.evaluate(() => (window as unknown as { stalls: Array<[number, number]> }).stalls);
-    const stalls = stallList.length;
-    const stalledMs = stallList.reduce((sum, [from, to]) => sum + ((to || Date.now()) - from), 0);
+    // (a freeze still going on when the samples end counts too)
+    const freezes = await page.evaluate(() => {
+      const w = window as unknown as { freezes: number[]; freezeSince: number };
+      return w.freezeSince && Date.now() - w.freezeSince >= 100 ? [...w.freezes, Date.now() - w.freezeSince] : w.freezes;
+    });
+    const stalls = freezes.length;
+    const stalledMs = freezes.reduce((sum, ms) => sum + ms, 0);
     const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}${link ? `-${link.mbit}mbit` : ''}.png`;
     await page.screenshot({ path: `${ROOT}/${screenshot}` });
     console.log(`  series (${lowLatency ? 'LL' : 'standard'}${link ? `, ${link.name}` : ''}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
@@ -322,7 +332,7 @@ the bundled hls.js player. Latency = \`Date.now() - hls.playingDate\`, where PRO
 wall clock at which the frame reached the server (so the publisher's own encoding, ~1 frame with
 zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s warm-up.
 
-| mode | median | p95 | hls.latency (median) | stalls in ${SECONDS} s (count / ms stalled) |
+| mode | median | p95 | hls.latency (median) | freezes ≥ 0.1 s in ${SECONDS} s (count / ms) |
 | --- | --- | --- | --- | --- |
 | LL-HLS on (parts, blocking reload, PART-HOLD-BACK of the default profile) | ${ll.median.toFixed(2)} s | ${ll.p95.toFixed(2)} s | ${ll.latency.toFixed(2)} s | ${ll.stalls} / ${ll.stalledMs} |
 | LL-HLS on, \`?sync=${SYNC_TARGET}\` (the page steers its rate to ${SYNC_TARGET} s behind by the server's clock) | ${llSync.median.toFixed(2)} s | ${llSync.p95.toFixed(2)} s | ${llSync.latency.toFixed(2)} s | ${llSync.stalls} / ${llSync.stalledMs} |
@@ -331,7 +341,7 @@ zerolatency, is not in it). Sampled every second for ${SECONDS} s after an 8 s w
 The same LL-HLS page behind Chromium's network emulation (the issue's throttled links; the player
 starts on the master's first variant, the middle rung, and hls.js's ABR moves from there):
 
-| link | median | p95 | hls.latency (median) | stalls in ${SECONDS} s (count / ms stalled) | rendition played most |
+| link | median | p95 | hls.latency (median) | freezes ≥ 0.1 s in ${SECONDS} s (count / ms) | rendition played most |
 | --- | --- | --- | --- | --- | --- |
 ${throttled.map(({ link, r }) => `| ${link.name} | ${r.median.toFixed(2)} s | ${r.p95.toFixed(2)} s | ${r.latency.toFixed(2)} s | ${r.stalls} / ${r.stalledMs} | ${r.level} |`).join('\n')}
 
