@@ -12,8 +12,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { get, killAll, publish, sleep, startServer, waitFor, ROOT } from '../helpers/processes.js';
-import { cutNetwork, median as medianOf, openSyncPages, p95 as p95Of, spreads } from '../helpers/sync-pages.js';
-import { launch } from '../helpers/browser.js';
+import { cutNetwork, openSyncPages, spreads } from '../helpers/sync-pages.js';
+import type { Page } from 'playwright-core';
+import { emulateLink, launch } from '../helpers/browser.js';
 import { writeBenchSection } from './benchmarks-file.js';
 
 const SECONDS = 60;
@@ -40,6 +41,38 @@ function publisher(url: string) {
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
+/**
+ * Stalls, as the page shows them: the playhead not advancing for 100 ms or more (sampled every
+ * 50 ms) while not paused. (Counting 'waiting' events counted each stall twice when hls.js seeks
+ * over a hole in it — waiting, seeking, waiting, seeked, playing — and its duration from the first
+ * 'waiting' never closed.) A string, not a function: tsx would wrap named inner functions in a
+ * helper the page lacks.
+ */
+const TRACK_FREEZES = `(() => {
+  const v = document.querySelector('video');
+  const w = window;
+  w.freezes = [];
+  let last = v.currentTime, since = 0;
+  setInterval(() => {
+    const now = Date.now();
+    if (v.paused || v.ended || v.currentTime !== last) {
+      if (since && now - since >= 100) w.freezes.push(now - since);
+      since = 0;
+      last = v.currentTime;
+    } else if (!since) since = now;
+    w.freezeSince = since;
+  }, 50);
+})()`;
+
+/** The freezes since TRACK_FREEZES ran: count and ms (one still going on counts too). */
+async function readFreezes(page: Page): Promise<{ stalls: number; stalledMs: number }> {
+  const freezes = await page.evaluate(() => {
+    const w = window as unknown as { freezes: number[]; freezeSince: number };
+    return w.freezeSince && Date.now() - w.freezeSince >= 100 ? [...w.freezes, Date.now() - w.freezeSince] : w.freezes;
+  });
+  return { stalls: freezes.length, stalledMs: freezes.reduce((sum, ms) => sum + ms, 0) };
+}
+
 /** A link emulated by Chromium (DevTools network conditions) on the page. */
 interface Link { name: string; latencyMs: number; mbit: number }
 
@@ -50,33 +83,12 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
   try {
     await waitFor('master', async () => (await get(`${server.http}/live/${NAME}/master.m3u8`)).status === 200, 30_000);
     const page = await browser.newPage();
-    if (link) {
-      const cdp = await browser.newCDPSession(page);
-      await cdp.send('Network.enable');
-      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: link.latencyMs, downloadThroughput: (link.mbit * 1e6) / 8, uploadThroughput: (link.mbit * 1e6) / 8 });
-    }
+    if (link) await emulateLink(browser, page, { latencyMs: link.latencyMs, downMbit: link.mbit });
     await page.goto(`${server.http}/watch/${NAME}${lowLatency ? query : '?lowLatency=0'}`);
     await page.waitForFunction(() => document.querySelector('video')!.currentTime > 0.5, undefined, { timeout: 30_000 });
     await page.waitForTimeout(8000); // let hls.js reach its target latency
-    // stalls from here on: the picture frozen while it should play, as the playhead not advancing
-    // for 100 ms or more (sampled every 50 ms) while not paused. (Counting 'waiting' events, as this
-    // did, counted each stall twice when hls.js seeks over a hole in it — waiting, seeking, waiting,
-    // seeked, playing — and its duration from the first 'waiting' never closed.)
-    await page.evaluate(`(() => {
-      const v = document.querySelector('video');
-      const w = window;
-      w.freezes = [];
-      let last = v.currentTime, since = 0;
-      setInterval(() => {
-        const now = Date.now();
-        if (v.paused || v.ended || v.currentTime !== last) {
-          if (since && now - since >= 100) w.freezes.push(now - since);
-          since = 0;
-          last = v.currentTime;
-        } else if (!since) since = now;
-        w.freezeSince = since;
-      }, 50);
-    })()`);
+    // stalls from here on
+    await page.evaluate(TRACK_FREEZES);
     const g2g: number[] = [];
     const hlsLatency: number[] = [];
     const heights = new Map<number, number>();
@@ -103,13 +115,7 @@ async function measure(lowLatency: boolean, query = '', link?: Link): Promise<{ 
     })()`);
     await page.waitForTimeout(200);
     mkdirSync(`${ROOT}/test-output`, { recursive: true });
-    // (a freeze still going on when the samples end counts too)
-    const freezes = await page.evaluate(() => {
-      const w = window as unknown as { freezes: number[]; freezeSince: number };
-      return w.freezeSince && Date.now() - w.freezeSince >= 100 ? [...w.freezes, Date.now() - w.freezeSince] : w.freezes;
-    });
-    const stalls = freezes.length;
-    const stalledMs = freezes.reduce((sum, ms) => sum + ms, 0);
+    const { stalls, stalledMs } = await readFreezes(page);
     const screenshot = `test-output/latency-${lowLatency ? (query ? 'll-sync' : 'll') : 'standard'}${link ? `-${link.mbit}mbit` : ''}.png`;
     await page.screenshot({ path: `${ROOT}/${screenshot}` });
     console.log(`  series (${lowLatency ? 'LL' : 'standard'}${link ? `, ${link.name}` : ''}): ${g2g.map((x) => x.toFixed(2)).join(' ')}`);
@@ -213,28 +219,22 @@ async function measureFirstFrame(): Promise<{ frameMs: number; acceptedMs: numbe
     const first = page.evaluate(() => new Promise<number>((resolve) => {
       const v = document.querySelector('video')!;
       v.requestVideoFrameCallback(() => resolve(Date.now()));
-      // stalls after the first frame: 'waiting' until 'playing' (a start that stalls at once is no start)
-      const w = window as unknown as { stalls: Array<[number, number]> };
-      w.stalls = [];
-      v.addEventListener('waiting', () => w.stalls.push([Date.now(), 0]));
-      v.addEventListener('playing', () => {
-        const open = w.stalls.at(-1);
-        if (open && open[1] === 0) open[1] = Date.now();
-      });
     }));
     const t0 = Date.now();
     pub = publisher(`${server.rtmp}/live/${KEY}`);
     const frameAt = await Promise.race([first, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no frame in 30 s')), 30_000))]);
+    // stalls after the first frame (a start that stalls at once is no start)
+    await page.evaluate(TRACK_FREEZES);
     await page.waitForTimeout(5000);
-    const stalls = (await page.evaluate(() => (window as unknown as { stalls: Array<[number, number]> }).stalls)).filter(([from]) => from > frameAt);
+    const { stalls, stalledMs } = await readFreezes(page);
     const logs = server.logs();
     const at = (msg: string) => Number(logs.find((l) => l.msg === msg)?.time ?? NaN) - t0;
     return {
       frameMs: frameAt - t0,
       acceptedMs: at('publish accepted'),
       playableMs: at('first playable master playlist'),
-      stallsIn5s: stalls.length,
-      stalledMs: stalls.reduce((sum, [from, to]) => sum + ((to || Date.now()) - from), 0),
+      stallsIn5s: stalls,
+      stalledMs,
     };
   } finally {
     await browser.close();
@@ -309,8 +309,8 @@ async function measureSpread(target: number): Promise<{ median: number; p95: num
     const after = await spreads(pages, [0, 1, 2, 3], 10);
     console.log(`  spread each sample: ${all.spread.map((x) => Math.round(x)).join(' ')} ms; after the outage: ${after.spread.map((x) => Math.round(x)).join(' ')} ms`);
     return {
-      median: medianOf(all.spread), p95: p95Of(all.spread), missing: all.missing + after.missing,
-      latencies: all.latency.map((l) => medianOf(l)), afterOutageMedian: medianOf(after.spread), afterOutageP95: p95Of(after.spread),
+      median: quantile(all.spread, 0.5), p95: quantile(all.spread, 0.95), missing: all.missing + after.missing,
+      latencies: all.latency.map((l) => quantile(l, 0.5)), afterOutageMedian: quantile(after.spread, 0.5), afterOutageP95: quantile(after.spread, 0.95),
     };
   } finally {
     await browser.close();
@@ -382,7 +382,7 @@ Publish to first frame on screen for a viewer already waiting on \`/watch/<name>
 | first playable master playlist | ${ff('playableMs')} | ${firstFrames.map((f) => f.playableMs).join(', ')} |
 | first frame on screen (Chromium, bundled player) | ${ff('frameMs')} | ${firstFrames.map((f) => f.frameMs).join(', ')} |
 | first frame, counted from publish accepted (the publisher's first packet) | ${Math.round(quantile(fromAccepted, 0.5))} | ${fromAccepted.join(', ')} |
-| stalls in the 5 s after the first frame (count / ms stalled) | ${quantile(firstFrames.map((f) => f.stallsIn5s), 0.5)} | ${firstFrames.map((f) => `${f.stallsIn5s} / ${f.stalledMs}`).join(', ')} |
+| freezes ≥ 0.1 s in the 5 s after the first frame (count / ms) | ${quantile(firstFrames.map((f) => f.stallsIn5s), 0.5)} | ${firstFrames.map((f) => `${f.stallsIn5s} / ${f.stalledMs}`).join(', ')} |
 
 ${ll.burned ? `The publisher burns its UTC clock into the picture; the screenshots \`${ll.screenshot}\` and \`${std.screenshot}\` (written by the run, not committed) show it beside the page's clock, redrawn every frame: the difference between the two is glass to glass including the publisher's own capture and encode, which PROGRAM-DATE-TIME does not see.` : 'No font for drawtext was found (fonts-dejavu-core), so no clock was burned in.'}
 `;

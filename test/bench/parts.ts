@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { get, killAll, publish, ROOT, startServer, waitFor } from '../helpers/processes.js';
-import { launch } from '../helpers/browser.js';
+import { emulateLink, launch } from '../helpers/browser.js';
 import { writeBenchSection } from './benchmarks-file.js';
 
 const NAME = 'bench';
@@ -61,12 +61,7 @@ async function run(profile: string, partsLabel: string, link?: Link): Promise<Ro
     // further behind (a run of this bench joining at once measured 1.0-1.15 s for every row)
     await new Promise((r) => setTimeout(r, JOIN_AFTER_S * 1000));
     const p = await browser.newPage();
-    if (link) {
-      const cdp = await browser.newCDPSession(p);
-      await cdp.send('Network.enable');
-      // latency is added per request (one way in Chromium's model: the RTT the issue names)
-      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: link.latencyMs, downloadThroughput: (link.mbit * 1e6) / 8, uploadThroughput: (link.mbit * 1e6) / 8 });
-    }
+    if (link) await emulateLink(browser, p, { latencyMs: link.latencyMs, downMbit: link.mbit });
     await p.goto(`http://127.0.0.1:${(html.address() as AddressInfo).port}/`);
     await p.waitForTimeout(WARM_S * 1000);
     await p.evaluate(() => {

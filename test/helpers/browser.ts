@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 
 /** Where Debian puts Chromium. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -29,5 +29,36 @@ export async function launch(): Promise<BrowserContext> {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
     ],
+  });
+}
+
+/**
+ * One DevTools session per page: conditions are per session, and one session's offline state
+ * outlives another session's "online" (an outage never ended when each call opened its own).
+ */
+const sessions = new WeakMap<Page, CDPSession>();
+
+/**
+ * Puts `page` behind an emulated link (DevTools network conditions): `latencyMs` is added per
+ * request (the RTT the issues name); `offline` cuts it. Call again to change or lift it (0 / -1 =
+ * no limit).
+ */
+export async function emulateLink(
+  browser: BrowserContext,
+  page: Page,
+  link: { latencyMs: number; downMbit: number; upMbit?: number; offline?: boolean },
+): Promise<void> {
+  const bytesPerSecond = (mbit: number) => (mbit > 0 ? (mbit * 1e6) / 8 : -1);
+  let cdp = sessions.get(page);
+  if (!cdp) {
+    cdp = await browser.newCDPSession(page);
+    await cdp.send('Network.enable');
+    sessions.set(page, cdp);
+  }
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: link.offline ?? false,
+    latency: link.latencyMs,
+    downloadThroughput: bytesPerSecond(link.downMbit),
+    uploadThroughput: bytesPerSecond(link.upMbit ?? link.downMbit),
   });
 }

@@ -6,6 +6,7 @@
  * PROGRAM-DATE-TIME of the frame on screen (hls.playingDate: it does not depend on the page's clock).
  */
 import type { BrowserContext, Page } from 'playwright-core';
+import { emulateLink } from './browser.js';
 import { sleep } from './processes.js';
 
 /** How fast the first page's clock runs. */
@@ -33,11 +34,7 @@ export async function openSyncPages(browser: BrowserContext, watchUrl: string, j
         })();`,
       });
     }
-    if (i === 1) {
-      const cdp = await browser.newCDPSession(page);
-      await cdp.send('Network.enable');
-      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 100, downloadThroughput: 5e6 / 8, uploadThroughput: 1e6 / 8 });
-    }
+    if (i === 1) await emulateLink(browser, page, { latencyMs: 100, downMbit: 5, upMbit: 1 });
     await page.goto(watchUrl);
     if (i === 0) {
       // the scenario is void if the skew did not take: the page's Date against the browser's real clock
@@ -93,9 +90,7 @@ export async function spreads(pages: Page[], which: number[], seconds: number): 
 
 /** Takes `page` off the network for `ms` (DevTools' offline emulation), then back on an unthrottled link. */
 export async function cutNetwork(browser: BrowserContext, page: Page, ms: number): Promise<void> {
-  const cdp = await browser.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await emulateLink(browser, page, { latencyMs: 0, downMbit: 0, offline: true });
   await sleep(ms);
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await emulateLink(browser, page, { latencyMs: 0, downMbit: 0 });
 }
